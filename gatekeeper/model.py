@@ -1,0 +1,335 @@
+"""The normalized records every layer shares: runs, test results, coverage, benchmarks (stdlib only)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """What one execution of one test came to."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+    @property
+    def is_failure(self) -> bool:
+        return self in (Outcome.FAILED, Outcome.ERROR)
+
+
+# ---------------------------------------------------------------------------------------------
+# Test ids (the rule is documented in docs/test-ids.md; keep the two in step)
+# ---------------------------------------------------------------------------------------------
+
+ID_SEPARATOR = "::"
+_HASH_SUFFIX = re.compile(r"-[0-9a-f]{16}$")
+
+
+def make_test_id(suite: str, name: str) -> str:
+    """The stable id of a test inside one service: ``suite::name``, or ``name`` with no suite.
+
+    If the name already starts with the suite (some producers repeat the class in the name),
+    the suite is not repeated.
+    """
+    suite = suite.strip()
+    name = name.strip()
+    if not suite:
+        return name
+    if name == suite or name.startswith(suite + ID_SEPARATOR):
+        return name
+    return f"{suite}{ID_SEPARATOR}{name}"
+
+
+def rust_binary_name(raw: str) -> str:
+    """Normalise a Rust test binary as libtest and nextest name it, so their ids agree.
+
+    - libtest: ``target/debug/deps/user_service-1a2b3c4d5e6f7a8b`` -> ``user_service``
+    - nextest binary ids: ``user-service`` (the lib) -> ``user_service``;
+      ``user-service::integration`` -> ``integration``; ``user-service::bin/cli`` -> ``cli``
+    - ``Doc-tests user_service`` -> ``user_service``
+    """
+    raw = raw.strip()
+    if ID_SEPARATOR in raw:
+        raw = raw.split(ID_SEPARATOR, 1)[1]
+        if "/" in raw:  # nextest's bin/NAME, example/NAME, bench/NAME
+            raw = raw.split("/", 1)[1]
+    else:
+        raw = raw.replace("\\", "/").rsplit("/", 1)[-1]
+        raw = _HASH_SUFFIX.sub("", raw)
+        if raw.endswith(".exe"):
+            raw = raw[:-4]
+            raw = _HASH_SUFFIX.sub("", raw)
+    return raw.replace("-", "_")
+
+
+# ---------------------------------------------------------------------------------------------
+# Test results
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TestResult:
+    """One execution (attempt) of one test, as a report states it.
+
+    ``retry`` is 0 for the first execution in a run and counts up for each re-run of the same
+    test inside the same run (Surefire/nextest reruns, pytest-rerunfailures, nextest TRY n).
+    The last attempt of a test in a report carries its final outcome.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    test_id: str
+    suite: str
+    name: str
+    outcome: Outcome
+    duration: float | None = None  # seconds; None when the producer gave none or nonsense
+    message: str | None = None  # the failure (or skip) message, first meaningful lines
+    failure_kind: str | None = None  # e.g. "AssertionError", "panic", "timeout", "test failure"
+    retry: int = 0
+    file: str | None = None
+    line: int | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Coverage
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FileCoverage:
+    """Line and branch counts for one source file.
+
+    ``path`` is normalised: forward slashes, no leading ``./``, and relative to the report's
+    first matching ``<source>`` when the report gives an absolute path under it.
+    ``covered_lines``/``missed_lines`` hold line numbers (sorted) so patch coverage can be
+    computed later; ``lines_valid == len(covered_lines) + len(missed_lines)``.
+    """
+
+    path: str
+    package: str
+    lines_valid: int
+    lines_covered: int
+    branches_valid: int = 0
+    branches_covered: int = 0
+    covered_lines: tuple[int, ...] = ()
+    missed_lines: tuple[int, ...] = ()
+
+    @property
+    def line_rate(self) -> float | None:
+        return self.lines_covered / self.lines_valid if self.lines_valid else None
+
+    @property
+    def branch_rate(self) -> float | None:
+        return self.branches_covered / self.branches_valid if self.branches_valid else None
+
+
+@dataclass(frozen=True, slots=True)
+class PackageCoverage:
+    """Counts summed over the files of one Cobertura ``<package>`` (or the whole report)."""
+
+    name: str
+    lines_valid: int
+    lines_covered: int
+    branches_valid: int = 0
+    branches_covered: int = 0
+
+    @property
+    def line_rate(self) -> float | None:
+        return self.lines_covered / self.lines_valid if self.lines_valid else None
+
+    @property
+    def branch_rate(self) -> float | None:
+        return self.branches_covered / self.branches_valid if self.branches_valid else None
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageReport:
+    """One Cobertura report: its files, its packages and its totals (computed from the lines)."""
+
+    producer: str  # "coverage.py", "cargo-tarpaulin", "cargo-llvm-cov", "gcovr", ... or "unknown"
+    sources: tuple[str, ...]
+    files: tuple[FileCoverage, ...]
+    packages: tuple[PackageCoverage, ...]
+    total: PackageCoverage
+    declared_line_rate: float | None = None  # the root's line-rate attribute, as written
+
+
+# ---------------------------------------------------------------------------------------------
+# Benchmarks
+# ---------------------------------------------------------------------------------------------
+
+
+class Direction(StrEnum):
+    LOWER_IS_BETTER = "lower"  # times per iteration, latencies
+    HIGHER_IS_BETTER = "higher"  # throughput
+
+
+class SpreadKind(StrEnum):
+    """What a benchmark's ``spread`` means; producers disagree, so it is recorded."""
+
+    RANGE = "range"  # libtest's (+/- N): max - min of the samples
+    STDDEV = "stddev"  # Criterion's bencher-format (+/- N), pytest-benchmark, Google Benchmark
+    CI = "ci"  # Criterion's console [low high]: a confidence interval (lower/upper are set)
+
+
+@dataclass(frozen=True, slots=True)
+class BenchmarkResult:
+    """One benchmark measurement. Times are normalised to nanoseconds (``unit == "ns"``)."""
+
+    name: str
+    value: float  # the central estimate: mean, median or estimate, as ``statistic`` says
+    unit: str  # "ns" for times; otherwise the producer's unit ("MB/s", "cycles/iter", ...)
+    statistic: str = "mean"  # "mean" | "median" | "estimate" | "single"
+    direction: Direction = Direction.LOWER_IS_BETTER
+    spread: float | None = None
+    spread_kind: SpreadKind | None = None
+    lower: float | None = None
+    upper: float | None = None
+    samples: tuple[float, ...] = ()  # raw per-sample values in ``unit`` when the producer gave them
+    iterations: int | None = None
+    group: str = ""  # the target/package/family it belongs to, if the producer says
+
+
+# ---------------------------------------------------------------------------------------------
+# A parsed report and a run
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedReport:
+    """What a parser returns for one file: records plus warnings worth showing the user."""
+
+    format: str
+    source: str
+    tests: tuple[TestResult, ...] = ()
+    coverage: tuple[CoverageReport, ...] = ()
+    benchmarks: tuple[BenchmarkResult, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    path: str
+    format: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunMeta:
+    """Where a run came from. (service, run_id, attempt) identifies it; ingest is idempotent on it."""
+
+    service: str
+    run_id: str
+    attempt: int = 1
+    commit: str | None = None
+    branch: str | None = None
+    timestamp: datetime | None = None
+    ci_provider: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    meta: RunMeta
+    sources: tuple[SourceFile, ...]
+    tests: tuple[TestResult, ...] = ()
+    coverage: tuple[CoverageReport, ...] = ()
+    benchmarks: tuple[BenchmarkResult, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RunCounts:
+    """Counts over the final attempt of each test (a retried test counts once)."""
+
+    tests: int = 0
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    retried: int = 0  # tests with more than one attempt
+    flaky: int = 0  # tests that failed on one attempt and passed on a later one
+
+    @classmethod
+    def of(cls, results: tuple[TestResult, ...] | list[TestResult]) -> RunCounts:
+        final: dict[str, TestResult] = {}
+        attempts: dict[str, list[Outcome]] = {}
+        for r in results:
+            prev = final.get(r.test_id)
+            if prev is None or r.retry >= prev.retry:
+                final[r.test_id] = r
+            attempts.setdefault(r.test_id, []).append(r.outcome)
+        by = {o: 0 for o in Outcome}
+        for r in final.values():
+            by[r.outcome] += 1
+        retried = sum(1 for a in attempts.values() if len(a) > 1)
+        flaky = sum(
+            1
+            for tid, a in attempts.items()
+            if len(a) > 1
+            and any(o.is_failure for o in a)
+            and final[tid].outcome == Outcome.PASSED
+        )
+        return cls(
+            tests=len(final),
+            passed=by[Outcome.PASSED],
+            failed=by[Outcome.FAILED],
+            errors=by[Outcome.ERROR],
+            skipped=by[Outcome.SKIPPED],
+            retried=retried,
+            flaky=flaky,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    """What ingest did with one run."""
+
+    meta: RunMeta
+    counts: RunCounts
+    coverage_files: int
+    line_rate: float | None
+    benchmarks: int
+    stored: bool  # False when (service, run_id, attempt) was already in the history
+    warnings: tuple[str, ...] = field(default=())
+
+
+# ---------------------------------------------------------------------------------------------
+# The read side: what the history store hands back
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRun:
+    """A run as the history holds it (``pk`` is the store's key, opaque to callers)."""
+
+    pk: int
+    meta: RunMeta
+    counts: RunCounts
+    ingested_at: datetime
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TestExecution:
+    """One test execution joined with its run: the row the classifier and reports read."""
+
+    __test__ = False
+
+    service: str
+    test_id: str
+    run_pk: int
+    run_id: str
+    attempt: int
+    commit: str | None
+    branch: str | None
+    timestamp: datetime | None
+    outcome: Outcome
+    retry: int = 0
+    duration: float | None = None
+    message: str | None = None

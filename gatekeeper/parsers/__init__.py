@@ -1,0 +1,89 @@
+"""The input formats: one module per format, and the dispatcher that detects and runs them.
+
+Every parser module exposes the same three names (the contract):
+
+- ``NAME: str``: the format's name on the command line (``--format NAME``).
+- ``sniff(head: bytes) -> int``: how sure it is, 0 (not this format) to 100 (certain), from the
+  first ``HEAD_BYTES`` bytes of a file (raw; may start with a UTF-8 BOM). Must never raise.
+- ``parse(data: bytes, source: str) -> ParsedReport``: pure: bytes in, records out; ``source``
+  is the file's path, used in messages (and, for Criterion's estimates.json, the benchmark
+  name). Raises a ``gatekeeper.errors.InputError`` subclass on input it cannot use.
+
+Adding a format adds a module and one line in ``_MODULES``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Protocol, cast
+
+from gatekeeper.errors import EmptyReportError, UnknownFormatError
+from gatekeeper.model import ParsedReport
+
+HEAD_BYTES = 64 * 1024
+
+# format name -> module (imported lazily: `gatekeeper --help` must not pay for lxml)
+_MODULES: dict[str, str] = {
+    "junit": "gatekeeper.parsers.junit",
+    "libtest": "gatekeeper.parsers.libtest",
+    "libtest-json": "gatekeeper.parsers.libtest_json",
+    "nextest": "gatekeeper.parsers.nextest",
+    "cobertura": "gatekeeper.parsers.cobertura",
+    "criterion": "gatekeeper.parsers.criterion",
+    "criterion-json": "gatekeeper.parsers.criterion_json",
+    "pytest-benchmark": "gatekeeper.parsers.pytest_benchmark",
+    "google-benchmark": "gatekeeper.parsers.google_benchmark",
+    "go-bench": "gatekeeper.parsers.go_bench",
+    "gotest-json": "gatekeeper.parsers.gotest_json",
+}
+
+FORMATS: tuple[str, ...] = tuple(_MODULES)
+
+
+class Parser(Protocol):
+    NAME: str
+
+    def sniff(self, head: bytes) -> int: ...
+
+    def parse(self, data: bytes, source: str) -> ParsedReport: ...
+
+
+def parser_for(name: str) -> Parser:
+    module: ModuleType = importlib.import_module(_MODULES[name])
+    return cast(Parser, module)
+
+
+def detect(head: bytes, source: str) -> str:
+    """The format whose sniffer is surest of ``head``; an error naming the formats tried."""
+    if not head.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise EmptyReportError(
+            source, "the file is empty", hint="did the test step write its report?"
+        )
+    best, best_score = "", 0
+    for name in _MODULES:
+        score = parser_for(name).sniff(head)
+        if score > best_score:
+            best, best_score = name, score
+    if not best:
+        raise UnknownFormatError(
+            source,
+            "not a report format gatekeeper reads (tried " + ", ".join(_MODULES) + ")",
+            hint="pass --format NAME if you know it; see docs/formats/",
+        )
+    return best
+
+
+def parse(data: bytes, source: str, fmt: str = "auto") -> ParsedReport:
+    """Detect (unless ``fmt`` names one) and parse one report."""
+    if fmt == "auto":
+        fmt = detect(data[:HEAD_BYTES], source)
+    elif fmt not in _MODULES:
+        raise UnknownFormatError(
+            source, f"unknown format {fmt!r}", hint="choose one of: auto, " + ", ".join(_MODULES)
+        )
+    elif not data.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise EmptyReportError(
+            source, "the file is empty", hint="did the test step write its report?"
+        )
+    return parser_for(fmt).parse(data, source)
