@@ -333,3 +333,30 @@ class TestExecution:
     retry: int = 0
     duration: float | None = None
     message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TestFailureTally:
+    """How often one test failed in a stretch of history (final attempts and retries alike)."""
+
+    __test__ = False
+
+    test_id: str
+    executions: int
+    failures: int
+    last_message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSummary:
+    """A service's history at a glance (what `gatekeeper demo` prints)."""
+
+    service: str
+    runs: int
+    red_runs: int  # runs whose final attempts include a failure or error
+    first: datetime | None
+    last: datetime | None
+    latest: RunCounts
+    line_rate: float | None  # of the latest run that had coverage
+    benchmarks: int  # in the latest run that had benchmarks
+    most_failing: tuple[TestFailureTally, ...] = ()

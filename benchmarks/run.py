@@ -1,0 +1,225 @@
+"""gatekeeper's speed benchmarks: whole processes, timed side by side with a baseline.
+
+    python benchmarks/run.py            # all benchmarks, 5 repetitions each
+    python benchmarks/run.py --quick    # fewer repetitions and a smaller backfill
+
+Each benchmark runs the real `gatekeeper` command as a fresh process and a baseline process on
+the same input, alternating them so machine noise hits both alike, and reports medians and the
+ratio. Targets (from the foundation issue):
+
+- ingest of one 100,000-testcase JUnit file into a fresh SQLite database: <= 4x a bare
+  Python process that only iterparses the file with lxml;
+- backfill of ~2,400 JUnit files / 600,000 results via --manifest: <= 4x the bare lxml parse
+  of the same files;
+- `gatekeeper --help`: < 0.25 s.
+
+Results are printed and written to benchmarks/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / ".work"
+RESULTS = HERE / "results"
+
+BARE_LXML = """
+import sys
+from lxml import etree
+n = 0
+for path in sys.argv[1:]:
+    for _event, elem in etree.iterparse(path, events=("end",)):
+        if elem.tag == "testcase":
+            n += 1
+            elem.clear()
+print(n)
+"""
+
+
+def _gatekeeper() -> list[str]:
+    exe = shutil.which("gatekeeper")
+    return [exe] if exe else [sys.executable, "-m", "gatekeeper.cli"]
+
+
+def write_junit(path: Path, n_tests: int, seed: int, *, suites: int = 50) -> None:
+    """A pytest-shaped JUnit file: n_tests testcases, ~2% failing with a traceback, some skipped."""
+    rng = random.Random(seed)
+    per_suite = max(1, n_tests // suites)
+    parts = ['<?xml version="1.0" encoding="utf-8"?>\n<testsuites>\n']
+    written = 0
+    for s in range(suites):
+        count = per_suite if s < suites - 1 else n_tests - written
+        parts.append(
+            f'<testsuite name="pytest" errors="0" failures="0" skipped="0" tests="{count}" '
+            f'time="12.5" timestamp="2026-11-20T10:00:00" hostname="ci">\n'
+        )
+        for i in range(count):
+            cls = f"tests.test_module_{s:03d}.TestFeature{i % 17}"
+            name = f"test_case_{i:05d}[param-{i % 7}]"
+            t = f"{rng.random() * 0.2:.4f}"
+            roll = rng.random()
+            if roll < 0.02:
+                parts.append(
+                    f'<testcase classname="{cls}" name="{name}" time="{t}">'
+                    f'<failure message="AssertionError: assert 41 == 42">def {name[:14]}():\n'
+                    "&gt;       assert compute() == 42\nE       assert 41 == 42\n"
+                    f"tests/test_module_{s:03d}.py:{i + 10}: AssertionError</failure></testcase>\n"
+                )
+            elif roll < 0.04:
+                parts.append(
+                    f'<testcase classname="{cls}" name="{name}" time="0.0000">'
+                    '<skipped type="pytest.skip" message="needs redis">'
+                    "tests/conftest.py:12: needs redis</skipped></testcase>\n"
+                )
+            else:
+                parts.append(f'<testcase classname="{cls}" name="{name}" time="{t}" />\n')
+        written += count
+        parts.append("</testsuite>\n")
+    parts.append("</testsuites>\n")
+    path.write_text("".join(parts), encoding="utf-8")
+
+
+def timed(cmd: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark command failed: {' '.join(cmd)}\n{proc.stderr}")
+    return elapsed
+
+
+def side_by_side(
+    name: str, target: list[str], baseline: list[str], reps: int, fresh: Path | None = None
+) -> dict[str, object]:
+    t_times: list[float] = []
+    b_times: list[float] = []
+    for _ in range(reps):
+        b_times.append(timed(baseline, WORK))
+        if fresh is not None:
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(fresh) + suffix).unlink(missing_ok=True)
+        t_times.append(timed(target, WORK))
+    t_med, b_med = statistics.median(t_times), statistics.median(b_times)
+    row = {
+        "benchmark": name,
+        "gatekeeper_median_s": round(t_med, 4),
+        "baseline_median_s": round(b_med, 4),
+        "ratio": round(t_med / b_med, 2),
+        "gatekeeper_runs_s": [round(t, 4) for t in t_times],
+        "baseline_runs_s": [round(t, 4) for t in b_times],
+    }
+    print(
+        f"{name:<34} gatekeeper {t_med:7.3f}s  baseline {b_med:7.3f}s  ratio {t_med / b_med:5.2f}x"
+    )
+    return row
+
+
+def bench_single(reps: int) -> dict[str, object]:
+    junit = WORK / "junit-100k.xml"
+    if not junit.exists():
+        write_junit(junit, 100_000, seed=1)
+    db = WORK / "single.db"
+    target = [
+        *_gatekeeper(),
+        "ingest",
+        str(junit),
+        "--service",
+        "bench",
+        "--run-id",
+        "1",
+        "--commit",
+        "0" * 40,
+        "--branch",
+        "main",
+        "--db",
+        f"sqlite:///{db}",
+    ]
+    baseline = [sys.executable, "-c", BARE_LXML, str(junit)]
+    return side_by_side("ingest 100k-testcase JUnit", target, baseline, reps, fresh=db)
+
+
+def bench_backfill(reps: int, files: int, per_file: int) -> dict[str, object]:
+    folder = WORK / f"backfill-{files}x{per_file}"
+    manifest = folder / "manifest.jsonl"
+    if not manifest.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for i in range(files):
+            service = f"service-{i % 12:02d}"
+            run = i // 12
+            path = folder / f"{service}-run-{run:04d}.xml"
+            write_junit(path, per_file, seed=i, suites=5)
+            lines.append(
+                json.dumps(
+                    {
+                        "path": path.name,
+                        "service": service,
+                        "commit": f"{run:040x}",
+                        "branch": "main",
+                        "run_id": str(run),
+                        "timestamp": f"2026-{1 + run % 12:02d}-{1 + run % 28:02d}T10:00:00Z",
+                        "attempt": 1,
+                    }
+                )
+            )
+        manifest.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    xmls = sorted(str(p) for p in folder.glob("*.xml"))
+    db = WORK / "backfill.db"
+    target = [*_gatekeeper(), "ingest", "--manifest", str(manifest), "--db", f"sqlite:///{db}"]
+    baseline = [sys.executable, "-c", BARE_LXML, *xmls]
+    return side_by_side(
+        f"backfill {files} files / {files * per_file:,} results", target, baseline, reps, fresh=db
+    )
+
+
+def bench_help(reps: int) -> dict[str, object]:
+    times = [timed([*_gatekeeper(), "--help"], WORK) for _ in range(reps * 3)]
+    base = [timed([sys.executable, "-c", "pass"], WORK) for _ in range(reps * 3)]
+    med = statistics.median(times)
+    print(f"{'gatekeeper --help':<34} median {med:.3f}s (python -c pass: {statistics.median(base):.3f}s)")
+    return {
+        "benchmark": "gatekeeper --help",
+        "gatekeeper_median_s": round(med, 4),
+        "baseline_median_s": round(statistics.median(base), 4),
+        "target_s": 0.25,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="3 repetitions, a 600-file backfill")
+    ap.add_argument("--reps", type=int, default=None)
+    ap.add_argument("--only", choices=["single", "backfill", "help"], default=None)
+    args = ap.parse_args()
+    reps = args.reps or (3 if args.quick else 5)
+    WORK.mkdir(parents=True, exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    rows = []
+    if args.only in (None, "help"):
+        rows.append(bench_help(reps))
+    if args.only in (None, "single"):
+        rows.append(bench_single(reps))
+    if args.only in (None, "backfill"):
+        files = 600 if args.quick else 2400
+        rows.append(bench_backfill(max(1, reps - 2), files, 250))
+    out = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+        "results": rows,
+    }
+    (RESULTS / "latest.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""The typer shell: options -> Settings -> one API call -> an emitter -> an exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from gatekeeper.errors import GatekeeperError
+
+if TYPE_CHECKING:
+    from gatekeeper.api import Gatekeeper
+
+app = typer.Typer(
+    name="gatekeeper",
+    help="A quality gate for CI: test, coverage and benchmark history, flaky-test quarantine.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="History database URL (default: $GATEKEEPER_DB, else "
+        "sqlite:///.gatekeeper/gatekeeper.db). postgresql://user@host/db for a team.",
+        show_default=False,
+    ),
+]
+LockTimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        "--lock-timeout",
+        help="Seconds to wait for a SQLite file another process is writing (default 30).",
+        show_default=False,
+    ),
+]
+
+
+def _gatekeeper(db: str | None, lock_timeout: float | None = None, service: str | None = None) -> Gatekeeper:
+    from gatekeeper.api import Gatekeeper
+    from gatekeeper.config import resolve
+
+    return Gatekeeper(resolve(os.environ, db=db, lock_timeout=lock_timeout, service=service))
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"warning: {message}", err=True)
+
+
+@app.command()
+def ingest(
+    reports: Annotated[
+        list[str] | None,
+        typer.Argument(help="Report files, globs ('reports/**/*.xml') or folders.", show_default=False),
+    ] = None,
+    service: Annotated[str | None, typer.Option(help="Service the run belongs to.")] = None,
+    commit: Annotated[str | None, typer.Option(help="Commit SHA (default: from CI, else git).")] = None,
+    branch: Annotated[str | None, typer.Option(help="Branch (default: from CI, else git).")] = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="CI run id (default: from CI, else derived from the files).")
+    ] = None,
+    attempt: Annotated[
+        int | None, typer.Option(help="Attempt of the run, 1 for the first (default: from CI, else 1).")
+    ] = None,
+    timestamp: Annotated[
+        str | None, typer.Option(help="When the run happened, ISO 8601 (default: now).")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="Report format, or auto to detect it from the content.")
+    ] = "auto",
+    manifest: Annotated[
+        Path | None,
+        typer.Option(help="Backfill from a JSONL manifest (one report per line; see docs/ingest.md)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per run.")] = False,
+    db: DbOption = None,
+    lock_timeout: LockTimeoutOption = None,
+) -> None:
+    """Store the reports of a CI run in the history (idempotent on service, run id, attempt)."""
+    from gatekeeper.api import MetaFlags, parse_timestamp
+    from gatekeeper.emit.ingest import json_object, summary_line
+
+    gk = _gatekeeper(db, lock_timeout, service)
+    try:
+        if manifest is not None:
+            if reports:
+                raise typer.BadParameter("give either report paths or --manifest, not both")
+            outcomes = _with_progress(lambda p: gk.ingest_manifest(manifest, p), "ingesting")
+        else:
+            flags = MetaFlags(
+                service=service,
+                commit=commit,
+                branch=branch,
+                run_id=run_id,
+                attempt=attempt,
+                timestamp=parse_timestamp(timestamp, "--timestamp") if timestamp else None,
+            )
+            outcomes = gk.ingest(reports or [], flags, fmt)
+    finally:
+        gk.close()
+    for o in outcomes:
+        for w in o.warnings:
+            _warn(w)
+        typer.echo(json.dumps(json_object(o)) if as_json else summary_line(o))
+
+
+def _with_progress(work, label: str):  # type: ignore[no-untyped-def]
+    """Run ``work(progress_callback)`` with a progress bar when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return work(None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        console=None,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return work(update)
+
+
+@app.command()
+def demo(
+    workdir: Annotated[
+        Path, typer.Option("--dir", help="Where the demo's fresh database is written.")
+    ] = Path(".gatekeeper/demo"),
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Use this database instead of a fresh SQLite file in --dir."),
+    ] = None,
+) -> None:
+    """Ingest the bundled sample_reports/ into a fresh database and summarise the history."""
+    from gatekeeper.api import sample_reports_dir
+    from gatekeeper.emit.demo import render_summary
+
+    manifest = sample_reports_dir() / "manifest.jsonl"
+    if db is None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        db_file = workdir / "demo.db"
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(str(db_file) + suffix).unlink(missing_ok=True)
+        db = f"sqlite:///{db_file.resolve()}"
+    gk = _gatekeeper(db)
+    try:
+        typer.echo(f"Ingesting the sample history ({manifest}) into {db} ...")
+        started = datetime.now()
+        outcomes = _with_progress(lambda p: gk.ingest_manifest(manifest, p), "ingesting")
+        elapsed = (datetime.now() - started).total_seconds()
+        stored = sum(1 for o in outcomes if o.stored)
+        typer.echo(f"Stored {stored} runs in {elapsed:.1f}s.\n")
+        typer.echo(render_summary(gk.history_summary()))
+    finally:
+        gk.close()
+
+
+def main() -> None:
+    """Entry point: the one place that turns errors into a message and an exit code."""
+    try:
+        app()
+    except GatekeeperError as err:
+        typer.echo(f"gatekeeper: error: {err}", err=True)
+        sys.exit(err.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Settings: defaults < GATEKEEPER_* environment < command-line flags, resolved in one function."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from gatekeeper.errors import ConfigError
+
+DEFAULT_DB_URL = "sqlite:///.gatekeeper/gatekeeper.db"
+DEFAULT_LOCK_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    db_url: str = DEFAULT_DB_URL
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT  # seconds to wait for a locked SQLite file
+    default_service: str | None = None
+
+
+def resolve(
+    env: Mapping[str, str],
+    *,
+    db: str | None = None,
+    lock_timeout: float | None = None,
+    service: str | None = None,
+) -> Settings:
+    """Combine the environment and the flags (flags win) into Settings."""
+    db_url = db or env.get("GATEKEEPER_DB") or DEFAULT_DB_URL
+    timeout = lock_timeout
+    if timeout is None and env.get("GATEKEEPER_LOCK_TIMEOUT"):
+        raw = env["GATEKEEPER_LOCK_TIMEOUT"]
+        try:
+            timeout = float(raw)
+        except ValueError as err:
+            raise ConfigError(
+                f"GATEKEEPER_LOCK_TIMEOUT={raw!r}: not a number of seconds",
+                hint="set it to e.g. 30",
+            ) from err
+    if timeout is None:
+        timeout = DEFAULT_LOCK_TIMEOUT
+    if timeout < 0:
+        raise ConfigError(f"lock timeout {timeout}: must not be negative")
+    return Settings(
+        db_url=db_url,
+        lock_timeout=timeout,
+        default_service=service or env.get("GATEKEEPER_SERVICE") or None,
+    )
