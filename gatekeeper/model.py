@@ -106,7 +106,8 @@ class FileCoverage:
     ``path`` is normalised: forward slashes, no leading ``./``, and relative to the report's
     first matching ``<source>`` when the report gives an absolute path under it.
     ``covered_lines``/``missed_lines`` hold line numbers (sorted) so patch coverage can be
-    computed later; ``lines_valid == len(covered_lines) + len(missed_lines)``.
+    computed later; ``lines_valid == len(covered_lines) + len(missed_lines)`` whenever the report
+    lists lines (a class with only summary attributes keeps its counts and empty tuples).
     """
 
     path: str

@@ -81,7 +81,10 @@ def json_number(value: Any) -> float | None:
     """A finite JSON number as float; None for anything else (bools, strings, null, NaN)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    as_float = float(value)
+    try:
+        as_float = float(value)
+    except OverflowError:  # a JSON integer beyond float range
+        return None
     return as_float if math.isfinite(as_float) else None
 
 

@@ -21,13 +21,12 @@ from gatekeeper.model import CoverageReport, FileCoverage, PackageCoverage, Pars
 NAME = "cobertura"
 
 _BOM = b"\xef\xbb\xbf"
-_TAGS = ("coverage", "source", "package", "class")
+_TAGS = ("coverage", "source", "package", "class", "project")
 # "50% (1/2)", "33.33% (1/3)": the counts in the parentheses are what we sum.
 _CONDITION = re.compile(r"\(\s*(\d+)\s*/\s*(\d+)\s*\)")
 _DRIVE = re.compile(r"^[A-Za-z]:/")
 _START_NAME = re.compile(rb"<([^\s/>]+)")
 _COVERAGE_PY_VERSION = re.compile(r"^[3-7]\.\d+(\.\d+)?([ab]\d+)?$")
-_MAX_WARNINGS_PER_KIND = 1  # one line per kind of problem, with a count, keeps output readable
 
 
 # ---------------------------------------------------------------------------------------------
@@ -38,19 +37,18 @@ _MAX_WARNINGS_PER_KIND = 1  # one line per kind of problem, with a count, keeps 
 def sniff(head: bytes) -> int:
     """90 when the root element (after BOM, XML declaration, comments, DOCTYPE) is <coverage>."""
     try:
-        return 90 if _root_start_tag(head).startswith(b"<coverage") else 0
+        return 90 if _is_cobertura_head(head) else 0
     except Exception:  # the contract: sniff never raises
         return 0
 
 
-def _root_start_tag(head: bytes) -> bytes:
-    """The root's start tag as bytes (up to its first '>'), or b"" when the head does not show it."""
+def _is_cobertura_head(head: bytes) -> bool:
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         head = head.decode("utf-16", errors="ignore").encode("utf-8")
     pos = len(_BOM) if head.startswith(_BOM) else 0
     n = len(head)
     while pos < n:
-        while pos < n and head[pos : pos + 1] in b" \t\r\n":
+        while pos < n and head[pos] in b" \t\r\n":
             pos += 1
         if head.startswith(b"<?", pos):
             end = head.find(b"?>", pos)
@@ -60,17 +58,17 @@ def _root_start_tag(head: bytes) -> bytes:
             pos = end + 3 if end >= 0 else n
         elif head.startswith(b"<!DOCTYPE", pos):
             pos = _skip_doctype(head, pos)
-        elif head.startswith(b"<", pos):
+        else:
+            m = _START_NAME.match(head, pos)
+            if m is None or m.group(1) != b"coverage":
+                return False
             end = head.find(b">", pos)
             tag = head[pos : end + 1] if end >= 0 else head[pos:]
-            m = _START_NAME.match(tag)
-            if m is None or m.group(1) != b"coverage":
-                return b""
-            # Clover XML also has a <coverage> root (with clover="..."); it is not Cobertura.
-            return b"" if b"clover=" in tag else tag
-        else:
-            return b""
-    return b""
+            # Clover XML (OpenClover, PHPUnit --coverage-clover) also has a <coverage> root,
+            # with clover="..." and/or a <project> first child; it is not Cobertura.
+            after = head[end + 1 :].lstrip() if end >= 0 else b""
+            return b"clover=" not in tag and not after.startswith(b"<project")
+    return False
 
 
 def _skip_doctype(head: bytes, pos: int) -> int:
@@ -104,6 +102,7 @@ class _File:
     lines: dict[int, tuple[bool, int, int]] = field(default_factory=dict)
     attr_valid: int = 0  # from <class lines-valid/lines-covered> when a class lists no <line>
     attr_covered: int = 0
+    attr_line: int = 0
     declared_rates: list[tuple[float, int]] = field(default_factory=list)  # (line-rate, xml line)
 
 
@@ -163,7 +162,7 @@ def parse(data: bytes, source: str) -> ParsedReport:
                 _check_root(root, source)
                 root_checked = True
                 root_attrs = {str(k): str(v) for k, v in root.attrib.items()}
-                root_line = root.sourceline or 1
+                root_line = _line(root) or 1
                 doctype_url = root.getroottree().docinfo.system_url or ""
             tag = el.tag
             if tag == "class":
@@ -184,6 +183,8 @@ def parse(data: bytes, source: str) -> ParsedReport:
                         package_order.append(package)
                 else:
                     package = ""
+            elif tag == "project":
+                raise _clover(source, root)
             elif tag == "source" and event == "end":
                 src = _norm_source(el.text or "")
                 if src and src not in sources:
@@ -222,7 +223,8 @@ def parse(data: bytes, source: str) -> ParsedReport:
 def _check_root(root: etree._Element, source: str) -> None:
     dtd = root.getroottree().docinfo.internalDTD
     if dtd is not None:
-        names = [str(e.name) for e in dtd.iterentities()]
+        # lxml-stubs lack DTD.iterentities(); it lists <!ENTITY> and <!ENTITY %> declarations
+        names = [str(e.name) for e in getattr(dtd, "iterentities")()]  # noqa: B009
         if names:
             raise UnsafeInputError(
                 source,
@@ -237,16 +239,20 @@ def _check_root(root: etree._Element, source: str) -> None:
         raise WrongFormatError(
             source,
             f"the root element is <{tag}>, not Cobertura's <coverage>",
-            line=root.sourceline,
+            line=_line(root),
             hint="is this Cobertura XML? JaCoCo writes <report>; convert it or pass --format",
         )
-    if root.get("clover") is not None or root.find("project") is not None:
-        raise WrongFormatError(
-            source,
-            "this is Clover XML (<coverage clover=...> with <project>), not Cobertura",
-            line=root.sourceline,
-            hint="ask the coverage tool for Cobertura output (e.g. --coverage-cobertura)",
-        )
+    if root.get("clover") is not None:
+        raise _clover(source, root)
+
+
+def _clover(source: str, root: etree._Element) -> WrongFormatError:
+    return WrongFormatError(
+        source,
+        "this is Clover XML (<coverage> with <project>), not Cobertura",
+        line=_line(root),
+        hint="ask the coverage tool for Cobertura output (PHPUnit: --coverage-cobertura)",
+    )
 
 
 def _syntax_error(source: str, err: etree.XMLSyntaxError, data: bytes) -> ReportParseError:
@@ -287,7 +293,7 @@ def _class_lines(cls: etree._Element, problems: _Problems) -> dict[int, tuple[bo
     for el in own or cls.iterfind("methods/method/lines/line"):
         number = _int(el.get("number"))
         if number is None:
-            problems.add("<line> without a usable number attribute was skipped", el.sourceline)
+            problems.add("<line> without a usable number attribute was skipped", _line(el))
             continue
         raw_hits = el.get("hits")
         try:
@@ -295,7 +301,7 @@ def _class_lines(cls: etree._Element, problems: _Problems) -> dict[int, tuple[bo
         except (TypeError, ValueError):
             hits = _num(raw_hits)
             if hits is None:
-                problems.add("<line> without a usable hits attribute was skipped", el.sourceline)
+                problems.add("<line> without a usable hits attribute was skipped", _line(el))
                 continue
             hit = hits > 0
         if el.get("branch") is None and el.get("condition-coverage") is None:
@@ -346,7 +352,7 @@ def _finish_class(
     raw = el.get("filename")
     if raw is None or not raw.strip():
         raw = el.get("name") or ""
-        problems.add("<class> without a filename attribute: its name is used as path", el.sourceline)
+        problems.add("<class> without a filename attribute: its name is used as path", _line(el))
     path = normalise_path(raw, sources)
     f = files.get(path)
     if f is None:
@@ -364,10 +370,11 @@ def _finish_class(
     if valid is not None and covered_attr is not None:
         f.attr_valid += valid
         f.attr_covered += min(covered_attr, valid)
+        f.attr_line = f.attr_line or _line(el) or 0
         return
     rate = _rate(el.get("line-rate"))
     if rate is not None and 0 < rate < 1:
-        f.declared_rates.append((rate, el.sourceline or 0))
+        f.declared_rates.append((rate, _line(el) or 0))
 
 
 def _build(
@@ -388,7 +395,7 @@ def _build(
         if not f.lines and f.attr_valid:
             valid, covered = f.attr_valid, f.attr_covered
             warnings.append(
-                f"{source}:{root_line}: {path}: no <line> elements; counts taken from the "
+                f"{source}:{f.attr_line}: {path}: no <line> elements; counts taken from the "
                 "<class> attributes (line numbers unknown, patch coverage cannot use them)"
             )
         elif not f.lines and f.declared_rates:
@@ -484,33 +491,39 @@ def _is_absolute(p: str) -> bool:
 
 
 def normalise_path(raw: str, sources: list[str] | tuple[str, ...]) -> str:
-    """Forward slashes, no './', relative to the first <source> an absolute path lies under."""
+    """Forward slashes, no './', relative to the first <source> an absolute path lies under.
+
+    ``sources`` are already normalised by ``_norm_source``. Windows paths (``C:/...``) compare
+    case-insensitively, as Windows does.
+    """
     p = raw.strip().replace("\\", "/")
-    head = "//" if p.startswith("//") else ""  # keep a UNC share's leading //
-    p = head + re.sub(r"/{2,}", "/", p[len(head) :])
+    unc = "//" if p.startswith("//") else ""  # keep a UNC share's leading //
+    p = unc + re.sub(r"/{2,}", "/", p[len(unc) :])
     while "/./" in p:
         p = p.replace("/./", "/")
     while p.startswith("./"):
         p = p[2:]
-    if _is_absolute(p):
-        windows = bool(_DRIVE.match(p))
-        key = p.casefold() if windows else p
-        for src in sources:
-            if not _is_absolute(src):
-                continue
-            prefix = src.rstrip("/") + "/"
-            if (prefix.casefold() if windows else prefix) and key.startswith(
-                prefix.casefold() if windows else prefix
-            ):
-                rest = p[len(prefix) :]
-                if rest:
-                    return rest
+    if not _is_absolute(p):
+        return p
+    fold = bool(_DRIVE.match(p))
+    key = p.casefold() if fold else p
+    for src in sources:
+        if not _is_absolute(src):
+            continue
+        prefix = src.rstrip("/") + "/"
+        if key.startswith(prefix.casefold() if fold else prefix) and len(p) > len(prefix):
+            return p[len(prefix) :]
     return p
 
 
 # ---------------------------------------------------------------------------------------------
 # numbers
 # ---------------------------------------------------------------------------------------------
+
+
+def _line(el: etree._Element) -> int | None:
+    n = el.sourceline
+    return n if isinstance(n, int) else None
 
 
 def _num(value: str | None) -> float | None:

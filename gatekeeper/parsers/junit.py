@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import math
 import re
-from io import BytesIO
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from lxml import etree
@@ -19,37 +22,49 @@ from gatekeeper.model import Outcome, ParsedReport, TestResult, make_test_id, ru
 
 NAME = "junit"
 
-SUITE_NAME = "(suite)"  # name of a result that belongs to a suite, not to one named testcase
-MESSAGE_CAP = 4000
+SUITE_NAME = "(suite)"  # the name of a result that belongs to a suite, not to a named testcase
+MESSAGE_CAP = 4000  # characters kept of a failure/skip message
 
-_ROOTS = ("testsuites", "testsuite")
-_UNSAFE_HINT = "JUnit reports never need a DOCTYPE: remove it, or check where this file came from"
-_EVENT_TAGS = ("testcase", "testsuite", "testsuites", "error", "failure")
-_SKIP_STATUSES = frozenset({"disabled", "skipped", "notrun", "ignored"})
-_PASSED, _FAILED, _ERROR, _SKIPPED = (
-    Outcome.PASSED,
-    Outcome.FAILED,
-    Outcome.ERROR,
-    Outcome.SKIPPED,
+_ROOTS = frozenset({"testsuites", "testsuite"})
+_RESULT_TAGS = frozenset(
+    {
+        "failure",
+        "error",
+        "skipped",
+        # Surefire (rerunFailingTestsCount), nextest/quick-junit: retries of one testcase
+        "flakyFailure",
+        "flakyError",
+        "rerunFailure",
+        "rerunError",
+    }
 )
+_SKIP_STATUSES = frozenset({"disabled", "skipped", "notrun", "ignored"})
+_PASSED, _FAILED, _ERROR, _SKIPPED = Outcome.PASSED, Outcome.FAILED, Outcome.ERROR, Outcome.SKIPPED
 
 _XML_NAME = re.compile(r"[A-Za-z_:][-A-Za-z0-9._:]*")
 _STRESS_SUFFIX = re.compile(r"@stress-\d+$")  # nextest stress runs: one suite per iteration
 _CARGO2JUNIT_SUITE = re.compile(r"cargo test #\d+$")
 _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d*)?$")
-_LXML_WHERE = re.compile(r",? line \d+, column \d+$")
+_PREMATURE = re.compile(r"Premature end of data in tag (\S+) line (\d+)")
+_LXML_WHERE = re.compile(r",? line \d+, column \d+(?: \(.*\))?$")
 
-# Suite dialects: how a testcase's (suite, name) is derived.
+# Suite dialects: how a testcase's (suite, name) is derived (see docs/formats/junit.md).
 _GENERIC, _NEXTEST, _CARGO2JUNIT, _LIBTEST = range(4)
+
+_UNSAFE_PROBLEM = (
+    "the DOCTYPE declares XML entities; refusing to read it (entity expansion and external "
+    "entities are how billion-laughs and XXE attacks work)"
+)
+_UNSAFE_HINT = "JUnit reports never need a DOCTYPE: remove it, or check where this file came from"
 
 
 # ---------------------------------------------------------------------------------------------
-# The prolog: what comes before the root element (sniffing and the entity check)
+# The prolog: what comes before the root element (sniffing, the entity check, the root's line)
 # ---------------------------------------------------------------------------------------------
 
 
 def _decode_head(head: bytes) -> str:
-    """Enough of ``head`` as text to read markup: UTF-16 decoded, else byte-per-char."""
+    """``head`` as text good enough to read markup: UTF-16 decoded, else one char per byte."""
     if head.startswith((b"\xff\xfe", b"<\x00")):
         return head.decode("utf-16-le", errors="replace").lstrip("\ufeff")
     if head.startswith((b"\xfe\xff", b"\x00<")):
@@ -87,72 +102,104 @@ def _doctype_end(text: str, start: int) -> int:
     return -1
 
 
-def _scan_prolog(text: str) -> tuple[str | None, str | None, bool]:
-    """(root element name, DOCTYPE text, complete) of a document's start.
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Prolog:
+    root: str | None  # the root element's name; None when the text is not XML or ran out
+    doctype: str | None  # the whole <!DOCTYPE ...> declaration, when there is one
+    complete: bool  # False when the text ended before the root element
+    offset: int  # where the root element (or the first non-markup text) starts in the text
+    doctype_offset: int = 0  # where the DOCTYPE starts
 
-    Skips whitespace, the XML declaration and other processing instructions, comments (license
-    headers) and the DOCTYPE. ``complete`` is False when ``text`` ended before the root element
-    (read more and ask again); the root name is None then, or when the text is not XML.
-    """
-    i, n, doctype = 0, len(text), None
+
+def _scan_prolog(text: str) -> _Prolog:
+    """Skip whitespace, the XML declaration and other PIs, comments (license headers) and the
+    DOCTYPE, and name the first element."""
+    i, n, doctype, at = 0, len(text), None, 0
     while True:
         while i < n and text[i] in " \t\r\n":
             i += 1
         if i >= n:
-            return None, doctype, False
+            return _Prolog(None, doctype, False, i, at)
         if text.startswith("<?", i):
             j = text.find("?>", i + 2)
             if j < 0:
-                return None, doctype, False
+                return _Prolog(None, doctype, False, i, at)
             i = j + 2
         elif text.startswith("<!--", i):
             j = text.find("-->", i + 4)
             if j < 0:
-                return None, doctype, False
+                return _Prolog(None, doctype, False, i, at)
             i = j + 3
         elif text.startswith("<!DOCTYPE", i):
-            j = _doctype_end(text, i)
+            j, at = _doctype_end(text, i), i
             if j < 0:
-                return None, text[i:], False
+                return _Prolog(None, text[i:], False, i, at)
             doctype, i = text[i:j], j
         elif text.startswith("<", i):
             m = _XML_NAME.match(text, i + 1)
-            return (m.group() if m else None), doctype, True
+            return _Prolog(m.group() if m else None, doctype, True, i, at)
         else:
-            return None, doctype, True
+            return _Prolog(None, doctype, True, i, at)
 
 
 def sniff(head: bytes) -> int:
     """90 when the first element (after declaration, comments, DOCTYPE) is a JUnit root, else 0."""
     try:
-        root, _doctype, _complete = _scan_prolog(_decode_head(head))
+        root = _scan_prolog(_decode_head(head)).root
     except Exception:  # the contract: sniffing never raises
         return 0
     return 90 if root in _ROOTS else 0
 
 
-def _refuse_entities(data: bytes, source: str) -> None:
-    """Raise UnsafeInputError when a DOCTYPE declares entities (defusedxml's forbid_entities).
+def _check_prolog(data: bytes, source: str) -> tuple[_Prolog, int]:
+    """The prolog and the root element's line; refuses entity declarations and non-XML.
 
-    Checked on the raw bytes before libxml2 sees them, so nothing is ever expanded or fetched:
-    billion-laughs bombs and XXE (``SYSTEM "file:///etc/passwd"``) both need an ``<!ENTITY``.
+    The entity check (defusedxml's forbid_entities) runs on the raw bytes before libxml2 sees
+    them, so nothing is ever expanded or fetched: billion-laughs bombs and XXE
+    (``<!ENTITY x SYSTEM "file:///etc/passwd">``) both need an ``<!ENTITY``.
     """
     head = data[:65536]
-    _root, doctype, complete = _scan_prolog(_decode_head(head))
-    if not complete and len(head) < len(data):  # a prolog longer than 64 KiB: read it all
-        _root, doctype, complete = _scan_prolog(_decode_head(data))
-    if doctype is not None and "<!ENTITY" in doctype:
-        raise UnsafeInputError(
+    text = _decode_head(head)
+    if "\x00" in text[:4]:
+        # UTF-32 and friends: the scan below could not see a DOCTYPE in them
+        raise ReportParseError(
             source,
-            "the DOCTYPE declares XML entities; refusing to read it (entity expansion and "
-            "external entities are how billion-laughs and XXE attacks work)",
+            "not in an encoding gatekeeper reads (UTF-8, UTF-16 or an ASCII-based one)",
             line=1,
-            hint=_UNSAFE_HINT,
+            hint="write the report as UTF-8",
         )
+    prolog = _scan_prolog(text)
+    if not prolog.complete and len(head) < len(data):  # a prolog longer than 64 KiB: read it all
+        text = _decode_head(data)
+        prolog = _scan_prolog(text)
+    # With a DOCTYPE, an "<!ENTITY" anywhere is refused: a scan this simple could be fooled
+    # about where the DOCTYPE ends (a "]>" inside a processing instruction), the whole file not.
+    if prolog.doctype is not None and "<!ENTITY" in (
+        text if len(head) == len(data) else _decode_head(data)
+    ):
+        line = text.count("\n", 0, prolog.doctype_offset) + 1
+        raise UnsafeInputError(source, _UNSAFE_PROBLEM, line=line, hint=_UNSAFE_HINT)
+    line = text.count("\n", 0, prolog.offset) + 1
+    if not prolog.complete and prolog.doctype is None:
+        raise EmptyReportError(
+            source,
+            "no XML element in the file (only a declaration or comments)",
+            line=line,
+            hint="did the test step write its report?",
+        )
+    if prolog.complete and prolog.root is None:
+        start = text[prolog.offset : prolog.offset + 40].split("\n", 1)[0]
+        raise ReportParseError(
+            source,
+            f"not XML: the content starts with {start!r}, not with an element",
+            line=line,
+            hint="is this a JUnit XML report? check the path and the test step's output",
+        )
+    return prolog, line
 
 
 # ---------------------------------------------------------------------------------------------
-# Attribute values
+# Attribute values and messages
 # ---------------------------------------------------------------------------------------------
 
 
@@ -191,6 +238,16 @@ def _int(raw: str | None) -> int | None:
         return None
 
 
+def _amp(value: str) -> str:
+    """An attribute value as written: libxml2 hands "&" to a parser target as "&#38;".
+
+    With entity substitution off (``resolve_entities=False``) libxml2 keeps ``&amp;`` and
+    ``&#38;`` in attribute values re-escaped as ``&#38;`` (every other reference is decoded), so
+    every "&" in a value it reports starts one; replacing them all is the exact inverse.
+    """
+    return value.replace("&#38;", "&") if "&" in value else value
+
+
 def _capped(text: str | None) -> str | None:
     """Stripped text, None when blank, cut at MESSAGE_CAP characters."""
     if not text:
@@ -201,19 +258,97 @@ def _capped(text: str | None) -> str | None:
     return text or None
 
 
-def _message(el: Any) -> str | None:
-    """The ``message`` attribute, else the element's own text, else its <stackTrace> text."""
-    found = _capped(el.get("message")) or _capped(el.text)
-    if found is None:
-        # Surefire/quick-junit put the trace of a flaky/rerun attempt in a <stackTrace> child
-        trace = el.find("stackTrace")
-        found = _capped(trace.text) if trace is not None else None
-    return found
+class _Item:
+    """One result element of a testcase (<failure>, <skipped>, <flakyError>, ...) as read."""
+
+    __slots__ = ("attrib", "tag", "text", "trace")
+
+    def __init__(self, tag: str, attrib: Mapping[str, str]) -> None:
+        self.tag = tag
+        self.attrib = attrib
+        self.text: list[str] = []
+        self.trace: list[str] | None = None  # Surefire/quick-junit <stackTrace> child
+
+    def message(self, body_first: bool) -> str | None:
+        """The ``message`` attribute, else the element's text, else its <stackTrace>."""
+        attr, body = _capped(_amp(self.attrib.get("message") or "")), _capped("".join(self.text))
+        # cargo2junit's message attribute only says "failed NAME"; its body has the panic
+        found = (body or attr) if body_first else (attr or body)
+        if found is None and self.trace:
+            found = _capped("".join(self.trace))
+        return found
+
+    def kind(self) -> str:
+        """failure_kind: the ``type`` attribute, else what the element says (failure/error)."""
+        kind = self.attrib.get("type")
+        if kind:
+            return _amp(kind)
+        return "error" if self.tag.endswith(("error", "Error")) else "failure"
 
 
-def _body_message(el: Any) -> str | None:
-    """The element text first: cargo2junit's message attribute only says "failed NAME"."""
-    return _capped(el.text) or _message(el)
+# ---------------------------------------------------------------------------------------------
+# Building results fast
+# ---------------------------------------------------------------------------------------------
+
+_RESULT_FIELDS = (
+    "test_id",
+    "suite",
+    "name",
+    "outcome",
+    "duration",
+    "message",
+    "failure_kind",
+    "retry",
+    "file",
+    "line",
+)
+
+
+def _result_factory() -> Callable[..., TestResult]:
+    """``TestResult(...)`` (positional, all ten fields) at about half the cost.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``; on a 100k
+    testcase report that is a third of the parse. Setting the slots through their descriptors
+    builds the same, equal, immutable object. If ``model.TestResult`` ever changes shape (other
+    fields, a ``__post_init__``), this falls back to the real constructor.
+    """
+    fields = tuple(f.name for f in dataclasses.fields(TestResult))
+    if fields != _RESULT_FIELDS or hasattr(TestResult, "__post_init__"):
+        return TestResult
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = (
+        TestResult.__dict__[name].__set__ for name in _RESULT_FIELDS
+    )
+    new = object.__new__
+
+    def make(
+        test_id: str,
+        suite: str,
+        name: str,
+        outcome: Outcome,
+        duration: float | None,
+        message: str | None,
+        failure_kind: str | None,
+        retry: int,
+        file: str | None,
+        line: int | None,
+    ) -> TestResult:
+        result: TestResult = new(TestResult)
+        s0(result, test_id)
+        s1(result, suite)
+        s2(result, name)
+        s3(result, outcome)
+        s4(result, duration)
+        s5(result, message)
+        s6(result, failure_kind)
+        s7(result, retry)
+        s8(result, file)
+        s9(result, line)
+        return result
+
+    return make
+
+
+_result = _result_factory()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,14 +356,28 @@ def _body_message(el: Any) -> str | None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _suite_dialect(suite_el: Any, nextest_file: bool) -> int:
-    name = suite_el.get("name") or ""
+class _Suite:
+    """An open <testsuite> (or the <testsuites> root): its name and, once known, its dialect."""
+
+    __slots__ = ("dialect", "name", "package")
+
+    def __init__(self, attrib: Mapping[str, str]) -> None:
+        self.name = _amp(attrib.get("name") or "")
+        self.package = attrib.get("package")
+        self.dialect: int | None = None  # decided at its first testcase
+
+
+def _dialect(suite: _Suite, classname: str | None, nextest_file: bool) -> int:
+    name = suite.name
     if nextest_file or name.startswith("@setup-script:"):
+        return _NEXTEST
+    # nextest without its <testsuites uuid> root: classname == suite name == a "::" binary id
+    if classname and "::" in classname and classname == _STRESS_SUFFIX.sub("", name):
         return _NEXTEST
     if _CARGO2JUNIT_SUITE.match(name):
         return _CARGO2JUNIT
     # libtest's own `--format junit`: <testsuite name="test" package="test" id="0">
-    if name == "test" and suite_el.get("package") == "test":
+    if name == "test" and suite.package == "test":
         return _LIBTEST
     return _GENERIC
 
@@ -249,17 +398,9 @@ def _libtest_path(classname: str, name: str) -> str:
     return f"{classname}::{name}"
 
 
-def _nextest_by_classname(case_el: Any, suite_el: Any) -> int:
-    """nextest without its <testsuites uuid> (a lone suite): classname is the "::" binary id."""
-    classname = case_el.get("classname") or ""
-    suite_name = _STRESS_SUFFIX.sub("", suite_el.get("name") or "")
-    return _NEXTEST if "::" in classname and classname == suite_name else _GENERIC
-
-
 def _suite_and_name(
-    dialect: int, suite_el: Any, classname: str | None, name: str
+    dialect: int, suite_name: str, classname: str | None, name: str
 ) -> tuple[str, str]:
-    suite_name = suite_el.get("name") or ""
     if dialect == _NEXTEST:
         # nextest: classname == testsuite name == the binary id ("my-crate::integration")
         return _rust_suite(classname or suite_name), name
@@ -274,91 +415,271 @@ def _suite_and_name(
     return suite_name, name
 
 
-def _skip_status(status: str | None) -> bool:
+def _skip_status(status: str) -> bool:
     # tst and GoogleTest mark disabled tests with status="disabled"/"notrun", no <skipped>
-    return status is not None and status.lower() in _SKIP_STATUSES
+    return status.lower() in _SKIP_STATUSES
 
 
-def _check_docinfo(el: Any, source: str) -> None:
-    """Second line of defence: libxml2's own view of the DTD (entities are never expanded)."""
-    dtd = el.getroottree().docinfo.internalDTD
-    if dtd is not None and any(True for _ in dtd.iterentities()):
-        raise UnsafeInputError(
-            source,
-            "the DOCTYPE declares XML entities; refusing to read it",
-            line=1,
-            hint=_UNSAFE_HINT,
+# ---------------------------------------------------------------------------------------------
+# The reader: lxml parser-target callbacks (SAX style, no tree: the cheapest way through lxml)
+# ---------------------------------------------------------------------------------------------
+
+_SUITE_LEVEL: Mapping[str, str] = {}  # the "testcase" of an <error> directly in a suite
+
+
+class _WrongRoot(Exception):
+    def __init__(self, tag: str) -> None:
+        super().__init__(tag)
+        self.tag = tag
+
+
+class _Read:
+    """What the reader found besides the results (for warnings and the root check)."""
+
+    __slots__ = ("nameless", "ordinal", "repeated", "results", "root", "root_attrib", "suite_level")
+
+    def __init__(self) -> None:
+        self.results: list[TestResult] = []
+        self.root: str | None = None
+        self.root_attrib: Mapping[str, str] = {}
+        self.ordinal = 0  # <testcase> elements read
+        self.suite_level = 0  # results read from <error>/<failure> directly in a suite
+        self.nameless: list[int] = []  # ordinals of testcases without a name
+        self.repeated: list[tuple[int, str]] = []  # (ordinal, id) of testcases seen before
+
+
+class _Target:
+    """The object lxml calls back: start/end/data/close (and doctype)."""
+
+    __slots__ = ("close", "data", "doctype", "end", "start")
+
+    def __init__(self, **callbacks: Callable[..., Any]) -> None:
+        for name, callback in callbacks.items():
+            setattr(self, name, callback)
+
+
+def _reader(read: _Read, prolog_has_doctype: bool) -> _Target:
+    """Parser-target callbacks that append one TestResult per testcase attempt to ``read``.
+
+    SAX style, no element tree: the cheapest way through lxml. The state lives in closure
+    variables because this runs for every element of reports with 100k testcases.
+    """
+    append = read.results.append
+    seen: dict[str, int] = {}  # test id -> attempts so far
+    seen_get = seen.get
+    suites: list[_Suite] = []
+    suites_seen: dict[str, str] = {}
+    case: Mapping[str, str] | None = None  # attributes of the open <testcase>
+    depth = 0  # element depth inside the open testcase
+    items: list[_Item] | None = None  # its result elements
+    item: _Item | None = None  # the result element being read
+    text: list[str] | None = None  # where character data goes now, if anywhere
+    other_depth = 0  # depth inside a suite's other children (<properties>, <system-out>)
+    nextest_file = False
+
+    def doctype(name: str, pubid: str | None, system: str | None) -> None:
+        # libxml2 saw a DOCTYPE that the byte scan did not: the scan was fooled; stop here.
+        if not prolog_has_doctype:
+            raise UnsafeInputError("", _UNSAFE_PROBLEM, line=1, hint=_UNSAFE_HINT)
+
+    def start(tag: str, attrib: Mapping[str, str]) -> None:
+        nonlocal case, depth, items, item, text, other_depth, nextest_file
+        if case is not None:  # inside a testcase
+            depth += 1
+            if depth == 1 and tag in _RESULT_TAGS:
+                item = _Item(tag, attrib)
+                if items is None:
+                    items = [item]
+                else:
+                    items.append(item)
+                text = item.text
+            elif depth == 2 and tag == "stackTrace" and item is not None:
+                text = item.trace = []
+            else:
+                text = None
+        elif tag == "testcase" and suites:
+            case = attrib
+            read.ordinal += 1
+        elif tag == "testsuite" or tag == "testsuites":
+            if read.root is None:
+                read.root, read.root_attrib = tag, attrib
+                # nextest: <testsuites name="nextest-run" uuid="...">
+                nextest_file = tag == "testsuites" and (
+                    attrib.get("name") == "nextest-run" or "uuid" in attrib
+                )
+            suites.append(_Suite(attrib))
+        elif read.root is None:
+            raise _WrongRoot(tag)
+        elif other_depth == 0 and (tag == "error" or tag == "failure"):
+            # Ant/Surefire: a class-level init error is an <error> directly in <testsuite>
+            case, depth = _SUITE_LEVEL, 1
+            item = _Item(tag, attrib)
+            items = [item]
+            text = item.text
+        else:
+            other_depth += 1
+
+    def data(chunk: str) -> None:
+        if text is not None:
+            text.append(chunk)
+
+    def end(tag: str) -> None:
+        nonlocal case, depth, items, item, text, other_depth
+        if case is None:
+            if tag == "testsuite" or tag == "testsuites":
+                suites.pop()
+            else:
+                other_depth -= 1
+            return
+        if depth:
+            depth -= 1
+            if depth == 1:  # back in the result element after its <stackTrace>, ...
+                text = item.text if item is not None else None
+            elif depth == 0:
+                item = text = None
+                if case is _SUITE_LEVEL:
+                    case = None
+                    _suite_result(read, items or [], suites[-1], nextest_file, seen)
+                    items = None
+            return
+        # </testcase>: the hot path
+        get = case.get
+        case = None
+        name, classname, time = get("name"), get("classname"), get("time")
+        status, file, line = get("status"), get("file"), get("line")
+        if name and "&" in name:
+            name = _amp(name)
+        if classname and "&" in classname:
+            classname = _amp(classname)
+        if file:
+            file = _amp(file)
+        if not name:
+            # Surefire + JUnit 5 writes name="" for a failure in @BeforeAll
+            name = SUITE_NAME
+            read.nameless.append(read.ordinal)
+        suite_info = suites[-1]
+        dialect = suite_info.dialect
+        if dialect is None:
+            dialect = suite_info.dialect = _dialect(suite_info, classname, nextest_file)
+        if dialect == _GENERIC:
+            # one string per suite, not one per testcase: 100k results stay smaller and faster
+            suite = suites_seen.setdefault(classname, classname) if classname else suite_info.name
+        else:
+            suite, name = _suite_and_name(dialect, suite_info.name, classname, name)
+        test_id = make_test_id(suite, name)
+        retry = seen_get(test_id, 0)
+        if retry:
+            read.repeated.append((read.ordinal, test_id))
+        if items is None and status is None:  # a passed testcase: most of them
+            lineno = None if line is None else _int(line)
+            append(
+                _result(
+                    test_id, suite, name, _PASSED, seconds(time), None, None, retry, file, lineno
+                )
+            )
+            seen[test_id] = retry + 1
+            return
+        seen[test_id] = _attempts(
+            append,
+            items or (),
+            test_id,
+            suite,
+            name,
+            retry,
+            seconds(time),
+            status,
+            file,
+            _int(line),
+            dialect == _CARGO2JUNIT,
         )
+        items = None
+
+    def close() -> None:
+        return None
+
+    return _Target(start=start, end=end, data=data, close=close, doctype=doctype)
 
 
-def _testcase_attempts(
-    el: Any,
+def _suite_result(
+    read: _Read, items: list[_Item], suite_info: _Suite, nextest_file: bool, seen: dict[str, int]
+) -> None:
+    """A suite-level <error>/<failure>: a result named SUITE_NAME in that suite."""
+    item = items[0]
+    read.suite_level += 1
+    dialect = _dialect(suite_info, None, nextest_file)
+    suite, name = _suite_and_name(dialect, suite_info.name, None, SUITE_NAME)
+    test_id = make_test_id(suite, name)
+    retry = seen.get(test_id, 0)
+    seen[test_id] = retry + 1
+    outcome = _ERROR if item.tag == "error" else _FAILED
+    message, kind = item.message(False), item.kind()
+    read.results.append(
+        _result(test_id, suite, name, outcome, None, message, kind, retry, None, None)
+    )
+
+
+def _attempts(
+    append: Callable[[TestResult], None],
+    items: list[_Item] | tuple[()],
     test_id: str,
     suite: str,
     name: str,
     retry: int,
+    duration: float | None,
+    status: str | None,
+    file: str | None,
+    line: int | None,
     body_first: bool,
-    append: Any,
 ) -> int:
-    """Append one TestResult per attempt of a testcase that has children; return the next retry.
+    """Append one result per attempt of a testcase; return the next retry number.
 
-    Surefire (rerunFailingTestsCount) and nextest write earlier failed attempts of a test that
-    passed in the end as <flakyFailure>/<flakyError>, and the re-runs of a test that kept
-    failing as <rerunFailure>/<rerunError> after the first attempt's <failure>/<error>.
+    Surefire (rerunFailingTestsCount) and nextest write the failed attempts of a test that passed
+    in the end as <flakyFailure>/<flakyError>, and the re-runs of a test that kept failing as
+    <rerunFailure>/<rerunError> after the first attempt's <failure>/<error>.
     """
     error = failure = skipped = None
-    flaky: list[Any] = []
-    reruns: list[Any] = []
-    for child in el:
-        tag = child.tag
-        if tag == "failure":
-            if failure is None:
-                failure = child
-        elif tag == "error":
-            if error is None:
-                error = child
+    flaky: list[_Item] = []
+    reruns: list[_Item] = []
+    for item in items:
+        tag = item.tag
+        if tag == "error":
+            error = error or item
+        elif tag == "failure":
+            failure = failure or item
         elif tag == "skipped":
-            if skipped is None:
-                skipped = child
-        elif tag == "flakyFailure" or tag == "flakyError":
-            flaky.append(child)
-        elif tag == "rerunFailure" or tag == "rerunError":
-            reruns.append(child)
-    get = el.get
-    message = _body_message if body_first else _message
+            skipped = skipped or item
+        elif tag.startswith("flaky"):
+            flaky.append(item)
+        else:
+            reruns.append(item)
     # One testcase can hold several results (publish-unit-test-result's multiresult fixture):
     # the worst wins, error > failure > skipped.
     main: tuple[Outcome, float | None, str | None, str | None]
     if error is not None:
-        main = (_ERROR, seconds(get("time")), message(error), error.get("type") or "error")
+        main = (_ERROR, duration, error.message(body_first), error.kind())
     elif failure is not None:
-        main = (_FAILED, seconds(get("time")), message(failure), failure.get("type") or "failure")
+        main = (_FAILED, duration, failure.message(body_first), failure.kind())
     elif skipped is not None:
-        main = (_SKIPPED, seconds(get("time")), _message(skipped), None)
+        main = (_SKIPPED, duration, skipped.message(False), None)
+    elif status is not None and _skip_status(status):
+        main = (_SKIPPED, duration, None, None)
     else:
-        status_skip = _skip_status(get("status"))
-        main = (_SKIPPED if status_skip else _PASSED, seconds(get("time")), None, None)
+        main = (_PASSED, duration, None, None)
     attempts = [main]
     if flaky or reruns:
-        before = [_attempt(child, message) for child in flaky]
-        after = [_attempt(child, message) for child in reruns]
+        before = [_attempt(item, body_first) for item in flaky]
+        after = [_attempt(item, body_first) for item in reruns]
         # a passing (or skipped) main result is the last attempt, a failing one the first
         attempts = [*before, main, *after] if main[0].is_failure else [*before, *after, main]
-    file, line = get("file"), _int(get("line"))
-    for outcome, duration, text, kind in attempts:
-        append(TestResult(test_id, suite, name, outcome, duration, text, kind, retry, file, line))
+    for outcome, seconds_, message, kind in attempts:
+        append(_result(test_id, suite, name, outcome, seconds_, message, kind, retry, file, line))
         retry += 1
     return retry
 
 
-def _attempt(child: Any, message: Any) -> tuple[Outcome, float | None, str | None, str | None]:
-    is_error = child.tag.endswith("Error")  # flakyError, rerunError
-    return (
-        _ERROR if is_error else _FAILED,
-        seconds(child.get("time")),
-        message(child),
-        child.get("type") or ("error" if is_error else "failure"),
-    )
+def _attempt(item: _Item, body_first: bool) -> tuple[Outcome, float | None, str | None, str]:
+    outcome = _ERROR if item.tag.endswith("Error") else _FAILED
+    return outcome, seconds(item.attrib.get("time")), item.message(body_first), item.kind()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -366,189 +687,151 @@ def _attempt(child: Any, message: Any) -> tuple[Outcome, float | None, str | Non
 # ---------------------------------------------------------------------------------------------
 
 
-def _suite_result(el: Any, suite_el: Any, nextest_file: bool, seen: dict[str, int]) -> TestResult:
-    """A <failure>/<error> directly inside <testsuite>: Ant/Surefire's class-level init error."""
-    suite, name = _suite_and_name(
-        _suite_dialect(suite_el, nextest_file), suite_el, None, SUITE_NAME
-    )
-    test_id = make_test_id(suite, name)
-    retry = seen.get(test_id, 0)
-    seen[test_id] = retry + 1
-    is_error = el.tag == "error"
-    return TestResult(
-        test_id,
-        suite,
-        name,
-        _ERROR if is_error else _FAILED,
-        None,
-        _message(el),
-        el.get("type") or el.tag,
-        retry,
+def _parser(target: Any) -> etree.XMLParser:  # Any: lxml-stubs' ParserTarget is stub-only
+    # resolve_entities/no_network/load_dtd: nothing is fetched, whatever the prolog check
+    # missed; libxml2's own limits (no huge_tree) stay on as a third line against entity bombs.
+    return etree.XMLParser(
+        target=target, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
     )
 
 
 def _syntax_error(err: etree.XMLSyntaxError, data: bytes, source: str) -> ReportParseError:
-    msg = _LXML_WHERE.sub("", str(err.msg or err)).strip()
-    line = err.lineno or None
-    last_line = data.count(b"\n") + 1
-    if line == 1 and msg.startswith("Start tag expected"):
-        return ReportParseError(
-            source,
-            f"not XML ({msg})",
-            line=line,
-            hint="is this a JUnit XML report? check the path and the test step's output",
+    msg = _LXML_WHERE.sub("", str(err.msg or err)).strip() or "invalid XML"
+    line, column = err.position if err.position else (0, 0)
+    # libxml2 says "Premature end of data" for most cut-off files, but not for one cut inside
+    # CDATA ("Unregistered error message"): an error at the very end of the data is a cut too.
+    content = data.rstrip()
+    last_line = content.count(b"\n") + 1
+    last_length = len(content) - (content.rfind(b"\n") + 1)
+    at_end = line > last_line or (line == last_line and column > last_length)
+    if "Premature end of data" in msg or at_end:
+        opened = _PREMATURE.search(msg)
+        what = (
+            f"<{opened.group(1)}> opened on line {opened.group(2)} is never closed"
+            if opened
+            else f"the file ends in the middle of the markup ({msg})"
         )
-    if "Premature end of data" in msg or (line is not None and line >= last_line):
         return ReportParseError(
             source,
-            f"XML is truncated: the file ends before its elements are closed ({msg})",
-            line=line,
+            f"XML is truncated: {what}",
+            line=line or None,
             hint="was the test job killed while writing it?",
         )
     return ReportParseError(
         source,
         f"XML is not well-formed: {msg}",
-        line=line,
+        line=line or None,
         hint="the tool that wrote it produced broken XML; regenerate or fix the report",
     )
 
 
-def _not_junit(source: str, root: str, line: int | None) -> WrongFormatError:
-    return WrongFormatError(
-        source,
-        f"well-formed XML but not JUnit: root element <{root}> "
-        "(expected <testsuites> or <testsuite>)",
-        line=line,
-        hint="pass the JUnit report itself, or the right --format",
-    )
+def _case_line(data: bytes, ordinal: int) -> int:
+    """The line of the ``ordinal``-th ``<testcase`` tag (1-based), found in the raw bytes."""
+    needle = b"<testcase"
+    if data.startswith((b"\xff\xfe", b"<\x00")):
+        needle = "<testcase".encode("utf-16-le")
+    elif data.startswith((b"\xfe\xff", b"\x00<")):
+        needle = "<testcase".encode("utf-16-be")
+    pos = -1
+    for _ in range(ordinal):
+        found = data.find(needle, pos + 1)
+        if found < 0:
+            break
+        pos = found
+    if pos < 0:
+        return 1
+    newline = "\n".encode("utf-16-le") if needle[1:2] == b"\x00" else b"\n"
+    return data.count(newline, 0, pos) + 1
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a report is read.
+
+    Every TestResult is a tracked object, so a 100k-testcase report triggers hundreds of
+    collections that rescan the growing result list (a fifth of the parse time); the results
+    hold no reference cycles, so there is nothing for them to find. The previous state is
+    restored, so a caller that disabled the collector keeps it disabled.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def parse(data: bytes, source: str) -> ParsedReport:
     """Every testcase execution in a JUnit XML report, in document order."""
-    if not data.strip(b"\xef\xbb\xbf \t\r\n"):
+    blank = b"\xef\xbb\xbf \t\r\n"
+    if not data[:4096].strip(blank) and not data.strip(blank):
         raise EmptyReportError(
             source, "the file is empty", hint="did the test step write its report?"
         )
-    _refuse_entities(data, source)
-
-    tests: list[TestResult] = []
-    append = tests.append
-    seen: dict[str, int] = {}  # test id -> attempts so far (pytest-rerunfailures repeats cases)
-    seen_get = seen.get
-    root: Any = None
-    root_line: int | None = None
-    declared: int | None = None
-    nextest_file = False
-    cases = 0
-    nameless: list[int | None] = []
-    last_parent: Any = None
-    dialect = _GENERIC
-
-    # resolve_entities/no_network/load_dtd: nothing is expanded or fetched even if the entity
-    # check above were fooled. huge_tree: Surefire's system-out can pass libxml2's 10 MB text
-    # limit; the limits it lifts guard against entity bombs, which are refused above.
-    events = etree.iterparse(
-        BytesIO(data),
-        events=("end",),
-        tag=_EVENT_TAGS,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=True,
-        remove_comments=True,
-    )
+    prolog, root_line = _check_prolog(data, source)
+    read = _Read()
     try:
-        for _event, el in events:
-            if root is None:
-                root = el.getroottree().getroot()
-                if root.tag not in _ROOTS:
-                    raise _not_junit(source, str(root.tag), root.sourceline)
-                _check_docinfo(root, source)
-                root_line, declared = root.sourceline, _int(root.get("tests"))
-                # nextest: <testsuites name="nextest-run" uuid="...">
-                nextest_file = root.tag == "testsuites" and (
-                    root.get("name") == "nextest-run" or root.get("uuid") is not None
-                )
-            tag = el.tag
-            parent = el.getparent()
-            if tag == "testcase":
-                cases += 1
-                if parent is not last_parent:
-                    last_parent = parent
-                    dialect = _suite_dialect(parent, nextest_file)
-                    if dialect == _GENERIC:
-                        dialect = _nextest_by_classname(el, parent)
-                get = el.get
-                name = get("name")
-                if not name:
-                    # Surefire + JUnit 5 writes name="" for a failure in @BeforeAll
-                    name = SUITE_NAME
-                    nameless.append(el.sourceline)
-                classname = get("classname")
-                if dialect == _GENERIC:
-                    suite = classname if classname else (parent.get("name") or "")
-                else:
-                    suite, name = _suite_and_name(dialect, parent, classname, name)
-                test_id = make_test_id(suite, name)
-                retry = seen_get(test_id, 0)
-                if len(el):
-                    retry = _testcase_attempts(
-                        el, test_id, suite, name, retry, dialect == _CARGO2JUNIT, append
-                    )
-                else:  # the common case, kept inline: a passed (or status-skipped) testcase
-                    status = get("status")
-                    append(
-                        TestResult(
-                            test_id,
-                            suite,
-                            name,
-                            _SKIPPED if status and _skip_status(status) else _PASSED,
-                            seconds(get("time")),
-                            None,
-                            None,
-                            retry,
-                            get("file"),
-                            _int(get("line")),
-                        )
-                    )
-                    retry += 1
-                seen[test_id] = retry
-            elif tag == "failure" or tag == "error":
-                if parent is not None and parent.tag in _ROOTS:
-                    append(_suite_result(el, parent, nextest_file, seen))
-                continue  # read with its testcase (or suite), freed with it
-            # free what was read: this element's subtree and the siblings before it
-            el.clear(keep_tail=False)
-            if parent is not None:
-                while el.getprevious() is not None:
-                    del parent[0]
+        with _gc_paused():
+            etree.fromstring(data, _parser(_reader(read, prolog.doctype is not None)))
+    except _WrongRoot as wrong:
+        try:  # "well-formed XML but ..." must be true before it is said
+            etree.fromstring(data, _parser(_Target(close=lambda: None)))
+        except etree.XMLSyntaxError as err:
+            raise _syntax_error(err, data, source) from err
+        namespace, _, local = wrong.tag[1:].partition("}")
+        if wrong.tag.startswith("{") and local in _ROOTS:
+            problem = (
+                f"root element <{local}> is in the XML namespace {namespace!r}; "
+                "JUnit reports use none"
+            )
+        else:
+            problem = (
+                f"well-formed XML but not JUnit: root element <{wrong.tag}> "
+                "(expected <testsuites> or <testsuite>)"
+            )
+        raise WrongFormatError(
+            source,
+            problem,
+            line=root_line,
+            hint="pass the JUnit report itself, or the right --format",
+        ) from None
+    except UnsafeInputError as err:
+        raise UnsafeInputError(source, err.problem, line=err.line, hint=err.hint) from None
     except etree.XMLSyntaxError as err:
         raise _syntax_error(err, data, source) from err
+    warnings = _warnings(read, data, source, root_line)
+    return ParsedReport(format=NAME, source=source, tests=tuple(read.results), warnings=warnings)
 
-    if root is None:  # no testcase/testsuite at all: what was the root?
-        root = events.root
-        if root is None:
-            raise EmptyReportError(
-                source, "no XML element in the file", hint="did the test step write its report?"
-            )
-        if root.tag not in _ROOTS:
-            raise _not_junit(source, str(root.tag), root.sourceline)
-        _check_docinfo(root, source)
-        root_line, declared = root.sourceline, _int(root.get("tests"))
 
+def _warnings(reader: _Read, data: bytes, source: str, root_line: int) -> tuple[str, ...]:
     warnings: list[str] = []
-    if not tests:
+    root = reader.root
+    declared = _int(reader.root_attrib.get("tests"))
+    if not reader.results:
+        said = f' (the root says tests="{declared}")' if declared else ""
         warnings.append(
-            f"{source}:{root_line}: no <testcase> elements: a run with no tests is suspicious"
+            f"{source}:{root_line}: no <testcase> elements{said}: a run with no tests is suspicious"
         )
-    elif declared is not None and declared != cases:
+    elif declared is not None and declared != reader.ordinal + reader.suite_level:
         warnings.append(
-            f'{source}:{root_line}: <{root.tag} tests="{declared}"> but the file holds {cases} '
-            "<testcase> elements (a partial or merged report?)"
+            f'{source}:{root_line}: <{root} tests="{declared}"> but the file holds '
+            f"{reader.ordinal + reader.suite_level} results; the results are what gatekeeper "
+            "records"
         )
-    if nameless:
+    if reader.nameless:
+        line = _case_line(data, reader.nameless[0])
         warnings.append(
-            f"{source}:{nameless[0]}: {len(nameless)} <testcase> element(s) without a name: "
+            f"{source}:{line}: {len(reader.nameless)} <testcase> element(s) without a name: "
             f"recorded as {SUITE_NAME!r} of their suite"
         )
-    return ParsedReport(format=NAME, source=source, tests=tuple(tests), warnings=tuple(warnings))
+    if reader.repeated:
+        ordinal, test_id = reader.repeated[0]
+        line = _case_line(data, ordinal)
+        warnings.append(
+            f"{source}:{line}: {len(reader.repeated)} <testcase> element(s) repeat an earlier "
+            f"test id (first: {test_id!r}); each repeat is read as a re-run of that test, the "
+            "last one final (pytest-rerunfailures and gotestsum --rerun-fails write one per "
+            "attempt)"
+        )
+    return tuple(warnings)

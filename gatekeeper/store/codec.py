@@ -1,4 +1,4 @@
-"""Value encodings between model records and columns: line ranges, outcome codes, UTC times, JSON."""
+"""Encodings between model values and columns: line ranges, outcome codes, UTC times, JSON."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def clean_text(value: str | None) -> str | None:
     PostgreSQL rejects NUL characters and UTF-8 cannot carry lone surrogates (what
     ``errors="surrogateescape"`` decoding leaves behind); both become U+FFFD.
     """
-    if value is None or value.isascii() and "\x00" not in value:
+    if value is None or (value.isascii() and "\x00" not in value):
         return value
     return _UNSTORABLE.sub("\ufffd", value)
 

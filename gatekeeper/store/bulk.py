@@ -1,0 +1,238 @@
+"""Bulk write paths per backend: executemany straight to sqlite3, Core (psycopg) for PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from gatekeeper.store import codec
+from gatekeeper.store.tables import RUNS, TESTS
+
+CHUNK = 500  # bound parameters per IN (...) lookup; far below every backend's limit
+# When a run names more tests than this, read all of its service's test ids in one range scan
+# instead of hundreds of IN (...) lookups (if the service does not have many more).
+_SCAN_ABOVE = 5000
+
+# A new test: (test_id, suite, name, file, first_seen as a db value).
+NewTest = tuple[str, str, str, str | None, Any]
+
+
+class Writer:
+    """Operations whose fastest safe form differs between SQLite and PostgreSQL."""
+
+    def db_time(self, value: datetime) -> Any:
+        """A naive UTC datetime as this writer binds and compares it."""
+        return value
+
+    def known_tests(
+        self, conn: Connection, service: str, test_ids: Collection[str], *, first_seen: bool
+    ) -> dict[str, Any]:
+        """test_id -> pk (or -> first_seen) for those of ``test_ids`` already stored."""
+        value = TESTS.c.first_seen if first_seen else TESTS.c.id
+        query = select(TESTS.c.test_id, value).where(TESTS.c.service == service)
+        if len(test_ids) > _SCAN_ABOVE:
+            total = conn.execute(
+                select(func.count()).select_from(TESTS).where(TESTS.c.service == service)
+            ).scalar_one()
+            if total <= 3 * len(test_ids):
+                return dict(conn.execute(query).tuples().all())
+        found: dict[str, Any] = {}
+        for chunk in chunks(list(test_ids), CHUNK):
+            found.update(conn.execute(query.where(TESTS.c.test_id.in_(chunk))).tuples().all())
+        return found
+
+    def insert_tests(self, conn: Connection, service: str, rows: list[NewTest]) -> dict[str, int]:
+        raise NotImplementedError
+
+    def move_first_seen(self, conn: Connection, changes: list[tuple[int, Any]]) -> None:
+        """Set first_seen of existing tests (pk, time) to an earlier time (backfills)."""
+        conn.execute(
+            update(TESTS).where(TESTS.c.id == bindparam("pk")).values(first_seen=bindparam("seen")),
+            [{"pk": pk, "seen": seen} for pk, seen in changes],
+        )
+
+    def insert_run(self, conn: Connection, values: dict[str, Any]) -> int | None:
+        """Insert a run; None when (service, run_id, attempt) is already there (race-safe)."""
+        raise NotImplementedError
+
+    def bulk(
+        self, conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+    ) -> None:
+        conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+class SqliteWriter(Writer):
+    """SQLite: the transaction began with BEGIN IMMEDIATE, so nobody else writes meanwhile."""
+
+    def db_time(self, value: datetime) -> Any:
+        return codec.sqlite_time(value)
+
+    def known_tests(
+        self, conn: Connection, service: str, test_ids: Collection[str], *, first_seen: bool
+    ) -> dict[str, Any]:
+        # Straight to the driver: no per-row processing (first_seen stays text, as db_time
+        # gives it). For pks the (service, test_id) index answers alone, as it holds the rowid.
+        raw = _raw(conn)
+        sql = f"SELECT test_id, {'first_seen' if first_seen else 'id'} FROM tests WHERE service = ?"
+        if len(test_ids) > _SCAN_ABOVE:
+            (total,) = raw.execute(
+                "SELECT count(*) FROM tests WHERE service = ?", (service,)
+            ).fetchone()
+            if total <= 3 * len(test_ids):
+                return dict(raw.execute(sql, (service,)))
+        found: dict[str, Any] = {}
+        for chunk in chunks(list(test_ids), CHUNK):
+            marks = ", ".join("?" * len(chunk))
+            found.update(raw.execute(f"{sql} AND test_id IN ({marks})", (service, *chunk)))
+        return found
+
+    def insert_tests(self, conn: Connection, service: str, rows: list[NewTest]) -> dict[str, int]:
+        # Holding the write lock, we can hand out the ids ourselves and skip reading them back.
+        rows = sorted(rows)  # index insertions in key order are much faster than at random
+        top = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM tests").scalar_one()
+        conn.exec_driver_sql(
+            "INSERT INTO tests (id, service, test_id, suite, name, file, first_seen) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(pk, service, tid, s, n, f, w) for pk, (tid, s, n, f, w) in enumerate(rows, top + 1)],
+        )
+        return {row[0]: pk for pk, row in enumerate(rows, top + 1)}
+
+    def move_first_seen(self, conn: Connection, changes: list[tuple[int, Any]]) -> None:
+        conn.exec_driver_sql(
+            "UPDATE tests SET first_seen = ? WHERE id = ?", [(seen, pk) for pk, seen in changes]
+        )
+
+    def insert_run(self, conn: Connection, values: dict[str, Any]) -> int | None:
+        stmt = (
+            sqlite.insert(RUNS)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["service", "run_id", "attempt"])
+            .returning(RUNS.c.id)
+        )
+        pk: int | None = conn.execute(stmt).scalar()
+        return pk
+
+    def bulk(
+        self, conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+    ) -> None:
+        marks = ", ".join("?" * len(columns))
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", rows
+        )
+
+
+class PostgresWriter(Writer):
+    """PostgreSQL: other writers run concurrently; ON CONFLICT keeps it race-free."""
+
+    def insert_tests(self, conn: Connection, service: str, rows: list[NewTest]) -> dict[str, int]:
+        # Sorted: concurrent writers then lock the same rows in the same order (no deadlock).
+        rows = sorted(rows)
+        stmt = (
+            postgresql.insert(TESTS)
+            .on_conflict_do_nothing(index_elements=["service", "test_id"])
+            .returning(TESTS.c.test_id, TESTS.c.id)
+        )
+        params = [
+            {"service": service, "test_id": t, "suite": s, "name": n, "file": f, "first_seen": w}
+            for t, s, n, f, w in rows
+        ]
+        pks: dict[str, int] = dict(conn.execute(stmt, params).tuples().all())
+        lost = [row[0] for row in rows if row[0] not in pks]
+        if lost:  # another writer inserted these meanwhile: read their ids
+            pks.update(self.known_tests(conn, service, lost, first_seen=False))
+        return pks
+
+    def insert_run(self, conn: Connection, values: dict[str, Any]) -> int | None:
+        stmt = (
+            postgresql.insert(RUNS)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["service", "run_id", "attempt"])
+            .returning(RUNS.c.id)
+        )
+        pk: int | None = conn.execute(stmt).scalar()
+        return pk
+
+
+class PsycopgWriter(PostgresWriter):
+    """PostgreSQL through psycopg 3: COPY for the big inserts, arrays instead of IN lists."""
+
+    def known_tests(
+        self, conn: Connection, service: str, test_ids: Collection[str], *, first_seen: bool
+    ) -> dict[str, Any]:
+        column = "first_seen" if first_seen else "id"
+        with _raw(conn).cursor() as cur:
+            if len(test_ids) > _SCAN_ABOVE:
+                cur.execute("SELECT count(*) FROM tests WHERE service = %s", (service,))
+                (total,) = cur.fetchone()
+                if total <= 3 * len(test_ids):
+                    cur.execute(
+                        f"SELECT test_id, {column} FROM tests WHERE service = %s", (service,)
+                    )
+                    return dict(cur.fetchall())
+            cur.execute(
+                f"SELECT test_id, {column} FROM tests WHERE service = %s AND test_id = ANY(%s)",
+                (service, list(test_ids)),
+            )
+            return dict(cur.fetchall())
+
+    def insert_tests(self, conn: Connection, service: str, rows: list[NewTest]) -> dict[str, int]:
+        with _raw(conn).cursor() as cur:
+            cur.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS gatekeeper_new_tests (test_id text, suite text, "
+                "name text, file text, first_seen timestamp) ON COMMIT DELETE ROWS"
+            )
+            cur.execute("TRUNCATE gatekeeper_new_tests")
+            with cur.copy(
+                "COPY gatekeeper_new_tests (test_id, suite, name, file, first_seen) FROM STDIN"
+            ) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            # In one order for every writer (bytewise), so concurrent writers lock the same rows
+            # in the same order and cannot deadlock.
+            cur.execute(
+                "INSERT INTO tests (service, test_id, suite, name, file, first_seen) "
+                "SELECT %s, test_id, suite, name, file, first_seen FROM gatekeeper_new_tests "
+                'ORDER BY test_id COLLATE "C" '
+                "ON CONFLICT (service, test_id) DO NOTHING RETURNING test_id, id",
+                (service,),
+            )
+            pks: dict[str, int] = dict(cur.fetchall())
+        lost = [row[0] for row in rows if row[0] not in pks]
+        if lost:  # another writer inserted these meanwhile: read their ids
+            pks.update(self.known_tests(conn, service, lost, first_seen=False))
+        return pks
+
+    def bulk(
+        self, conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+    ) -> None:
+        with (
+            _raw(conn).cursor() as cur,
+            cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+
+
+def _raw(conn: Connection) -> Any:
+    """The driver's own connection, inside the transaction SQLAlchemy began on it."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    return raw
+
+
+def writer_for(conn: Connection) -> Writer:
+    if conn.dialect.name == "sqlite":
+        return SqliteWriter()
+    if conn.dialect.driver == "psycopg":
+        return PsycopgWriter()
+    return PostgresWriter()
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

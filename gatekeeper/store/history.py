@@ -1,0 +1,816 @@
+"""HistoryStore: saving runs in bulk and reading history back as model records."""
+
+from __future__ import annotations
+
+import gc
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Engine, Select, Table, func, insert, select, tuple_
+from sqlalchemy.engine import Connection
+
+from gatekeeper import model
+from gatekeeper.errors import SchemaVersionError, StoreError
+from gatekeeper.store import bulk, codec, migrations
+from gatekeeper.store.engine import (
+    CHECK_DB,
+    NOTHING_STORED,
+    WRITE_OPTION,
+    Target,
+    make_engine,
+    parse_url,
+    prepare_sqlite_file,
+    translated_errors,
+)
+from gatekeeper.store.tables import (
+    BENCHMARKS,
+    COVERAGE_FILES,
+    COVERAGE_PACKAGES,
+    COVERAGE_REPORTS,
+    RESULTS,
+    RUNS,
+    SOURCE_FILES,
+    TESTS,
+)
+
+_STREAM_BATCH = 2000
+RunKey = tuple[str, str, int]
+# Rows are typed Row[tuple[...]] in SQLAlchemy 2.0 and Row[*Ts] in 2.1; either is fine here.
+AnyRow = Any
+
+
+def open_store(url: str, *, lock_timeout: float = 30.0, create: bool = True) -> HistoryStore:
+    """Open (and create or upgrade, if needed) the history database at ``url``.
+
+    Raises StoreError subclasses: DatabaseUnavailableError (cannot connect or open),
+    DatabaseLockedError (SQLite locked past ``lock_timeout`` seconds), SchemaVersionError
+    (written by a newer gatekeeper), StoreError (not a gatekeeper database, bad URL, ...).
+    With ``create=False`` a missing or empty database is an error instead of being created.
+    """
+    target = parse_url(url)
+    prepare_sqlite_file(target, create=create)
+    engine = make_engine(target, lock_timeout=lock_timeout)
+    store = HistoryStore(engine, target, lock_timeout=lock_timeout)
+    try:
+        store._check_schema(create=create)
+    except BaseException:
+        engine.dispose()
+        raise
+    return store
+
+
+class HistoryStore:
+    """The history database. Methods take and return only ``gatekeeper.model`` records."""
+
+    def __init__(self, engine: Engine, target: Target, *, lock_timeout: float) -> None:
+        self._engine = engine
+        self._target = target
+        self._lock_timeout = lock_timeout
+        self.url: str = target.shown
+        self.backend: str = target.backend
+
+    def __repr__(self) -> str:
+        return f"HistoryStore({self.url!r})"
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, doing: str, *, write: bool = False) -> Iterator[Connection]:
+        with (
+            translated_errors(self._target, doing, lock_timeout=self._lock_timeout),
+            self._engine.connect() as conn,
+        ):
+            if write:
+                conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
+    def _check_schema(self, *, create: bool) -> None:
+        where = self._target.where
+        with self._transaction("reading the schema version") as conn:
+            version = self._version_or_refuse(conn)
+        if version == migrations.SCHEMA_VERSION:
+            return
+        if version == 0 and not create:
+            raise StoreError(
+                f"{where}: the database is empty, not a gatekeeper history",
+                hint=f"run gatekeeper ingest first, or {CHECK_DB}",
+            )
+        with self._transaction(f"upgrading the schema from version {version}", write=True) as conn:
+            migrations.lock_for_upgrade(conn)
+            # Another process may have upgraded it between our read and our lock.
+            self._version_or_refuse(conn)
+            migrations.upgrade(conn)
+
+    def _version_or_refuse(self, conn: Connection) -> int:
+        where = self._target.where
+        try:
+            version = migrations.read_version(conn)
+        except migrations.NotOurs as err:
+            raise StoreError(
+                f"{where}: holds tables but no gatekeeper schema_meta ({err}): "
+                "it is not a gatekeeper history database",
+                hint="point --db / $GATEKEEPER_DB at a new file or an empty database",
+            ) from None
+        if version > migrations.SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{where}: the database has schema version {version}, this gatekeeper knows up "
+                f"to {migrations.SCHEMA_VERSION}: upgrade gatekeeper",
+                hint="pip install -U gatekeeper",
+            )
+        return version
+
+    def schema_version(self) -> int:
+        with self._transaction("reading the schema version") as conn:
+            return migrations.read_version(conn)
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def save_runs(self, runs: Sequence[model.Run]) -> list[bool]:
+        """Store runs in ONE transaction: all of them or, on any error, none.
+
+        Returns, per input position, whether that run was stored now (False: its (service,
+        run_id, attempt) was already in the history, or earlier in ``runs``). Concurrent
+        writers of the same run never duplicate it and never fail because of each other.
+        """
+        # Building 100k+ row tuples would trigger many full garbage collections of the
+        # caller's records (a tenth of the time); none of it makes reference cycles.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._save_runs(runs)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def _save_runs(self, runs: Sequence[model.Run]) -> list[bool]:
+        stored = [False] * len(runs)
+        first: dict[RunKey, int] = {}
+        for i, run in enumerate(runs):
+            first.setdefault(_key(run.meta), i)
+        if not first:
+            return stored
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with self._transaction(f"saving {len(first)} run(s)", write=True) as conn:
+            writer = bulk.writer_for(conn)
+            present = self._present_keys(conn, list(first))
+            # Sorted, so that concurrent writers take row locks in the same order (no deadlock
+            # on PostgreSQL).
+            todo = sorted((k, i) for k, i in first.items() if k not in present)
+            if not todo:
+                return stored
+            test_pks = self._store_tests(conn, writer, [runs[i] for _, i in todo], now)
+            for key, i in todo:
+                doing = f"saving run {key[1]} attempt {key[2]} of {key[0]}"
+                try:
+                    with translated_errors(self._target, doing, lock_timeout=self._lock_timeout):
+                        stored[i] = self._insert_run(conn, writer, runs[i], test_pks, now)
+                except ValueError as err:  # a value we cannot encode: roll back
+                    raise StoreError(
+                        f"{self._target.where}: {doing}: {err}", hint=NOTHING_STORED
+                    ) from err
+                except KeyError as err:  # e.g. an outcome that is not a model.Outcome
+                    raise StoreError(
+                        f"{self._target.where}: {doing}: unknown value {err}", hint=NOTHING_STORED
+                    ) from err
+        return stored
+
+    def _present_keys(self, conn: Connection, keys: list[RunKey]) -> set[RunKey]:
+        found: set[RunKey] = set()
+        cols = (RUNS.c.service, RUNS.c.run_id, RUNS.c.attempt)
+        for chunk in bulk.chunks(keys, bulk.CHUNK // 3):
+            rows = conn.execute(select(*cols).where(tuple_(*cols).in_(chunk)))
+            found.update((r[0], r[1], r[2]) for r in rows)
+        return found
+
+    def _store_tests(
+        self, conn: Connection, writer: bulk.Writer, runs: list[model.Run], now: datetime
+    ) -> dict[str, dict[str, int]]:
+        """Make sure every test these runs mention has a row; return service -> test_id -> pk.
+
+        A test's first_seen is the time of the earliest run it appears in, also when runs are
+        backfilled out of order.
+        """
+        # service -> [(run time, test_id -> a result of it)], earliest run first
+        groups: dict[str, list[tuple[Any, dict[str, model.TestResult]]]] = {}
+        for run in sorted(runs, key=lambda r: _effective_at(r.meta, now)):
+            seen = writer.db_time(_effective_at(run.meta, now))
+            tests = {r.test_id: r for r in run.tests}
+            groups.setdefault(run.meta.service, []).append((seen, tests))
+        pks: dict[str, dict[str, int]] = {}
+        for service in sorted(groups):
+            runs_tests = groups[service]
+            wanted: dict[str, model.TestResult] = {}
+            first: dict[str, Any] = {}  # test_id -> time of the earliest run naming it
+            for seen, tests in runs_tests:
+                if not wanted:
+                    wanted = dict(tests)
+                    first = dict.fromkeys(tests, seen)
+                    continue
+                for tid in tests.keys() - wanted.keys():
+                    wanted[tid] = tests[tid]
+                    first[tid] = seen
+            if not wanted:
+                continue
+            ids: dict[str, int] = writer.known_tests(conn, service, wanted, first_seen=False)
+            if ids:
+                # Every stored first_seen is the time of one of the service's runs, so only a
+                # run older than the newest stored one (a backfill) can move any earlier.
+                newest = conn.execute(
+                    select(func.max(RUNS.c.effective_at)).where(RUNS.c.service == service)
+                ).scalar()
+                if newest is not None and runs_tests[0][0] < writer.db_time(newest):
+                    stored = writer.known_tests(conn, service, ids, first_seen=True)
+                    earlier = [(ids[t], first[t]) for t, s in stored.items() if first[t] < s]
+                    if earlier:
+                        writer.move_first_seen(conn, earlier)
+            new = [
+                (tid, r.suite, r.name, r.file, first[tid])
+                for tid, r in wanted.items()
+                if tid not in ids
+            ]
+            if new:
+                ids.update(writer.insert_tests(conn, service, new))
+            pks[service] = ids
+        return pks
+
+    def _insert_run(
+        self,
+        conn: Connection,
+        writer: bulk.Writer,
+        run: model.Run,
+        test_pks: dict[str, dict[str, int]],
+        now: datetime,
+    ) -> bool:
+        meta = run.meta
+        counts = run_counts(run.tests)
+        run_pk = writer.insert_run(
+            conn,
+            {
+                "service": meta.service,
+                "run_id": meta.run_id,
+                "attempt": meta.attempt,
+                "commit_sha": meta.commit,
+                "branch": meta.branch,
+                "run_at": codec.to_db_time(meta.timestamp),
+                "effective_at": _effective_at(meta, now),
+                "ingested_at": now,
+                "ci_provider": meta.ci_provider,
+                "url": meta.url,
+                "tests": counts.tests,
+                "passed": counts.passed,
+                "failed": counts.failed,
+                "errors": counts.errors,
+                "skipped": counts.skipped,
+                "retried": counts.retried,
+                "flaky": counts.flaky,
+                "warnings": codec.dump_json(list(run.warnings)),
+            },
+        )
+        if run_pk is None:  # another process stored it after our check: theirs counts
+            return False
+        if run.sources:
+            writer.bulk(
+                conn,
+                SOURCE_FILES,
+                ("run_fk", "path", "format", "sha256", "size"),
+                [(run_pk, s.path, s.format, s.sha256, s.size) for s in run.sources],
+            )
+        if run.tests:
+            writer.bulk(conn, RESULTS, _RESULT_COLUMNS, _result_rows(run_pk, run, test_pks))
+        for report in run.coverage:
+            self._insert_coverage(conn, writer, run_pk, report)
+        if run.benchmarks:
+            writer.bulk(
+                conn,
+                BENCHMARKS,
+                _BENCHMARK_COLUMNS,
+                [_benchmark_row(run_pk, b) for b in run.benchmarks],
+            )
+        return True
+
+    def _insert_coverage(
+        self, conn: Connection, writer: bulk.Writer, run_pk: int, report: model.CoverageReport
+    ) -> None:
+        total = report.total
+        report_pk = conn.execute(
+            insert(COVERAGE_REPORTS)
+            .values(
+                run_fk=run_pk,
+                producer=report.producer,
+                sources=codec.dump_json(list(report.sources)),
+                declared_line_rate=codec.finite(report.declared_line_rate),
+                total_name=total.name,
+                lines_valid=total.lines_valid,
+                lines_covered=total.lines_covered,
+                branches_valid=total.branches_valid,
+                branches_covered=total.branches_covered,
+            )
+            .returning(COVERAGE_REPORTS.c.id)
+        ).scalar_one()
+        if report.packages:
+            writer.bulk(
+                conn,
+                COVERAGE_PACKAGES,
+                ("report_fk", "name", *_COUNT_COLUMNS),
+                [
+                    (report_pk, p.name, p.lines_valid, p.lines_covered, p.branches_valid,
+                     p.branches_covered)
+                    for p in report.packages
+                ],
+            )  # fmt: skip
+        if report.files:
+            encode = codec.encode_lines
+            writer.bulk(
+                conn,
+                COVERAGE_FILES,
+                ("report_fk", "path", "package", *_COUNT_COLUMNS, "covered_lines", "missed_lines"),
+                [
+                    (report_pk, f.path, f.package, f.lines_valid, f.lines_covered,
+                     f.branches_valid, f.branches_covered, encode(f.covered_lines),
+                     encode(f.missed_lines))
+                    for f in report.files
+                ],
+            )  # fmt: skip
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def has_run(self, service: str, run_id: str, attempt: int) -> bool:
+        with self._transaction("looking up a run") as conn:
+            return bool(self._present_keys(conn, [(service, run_id, attempt)]))
+
+    def services(self) -> list[str]:
+        """Every service with at least one stored run, sorted."""
+        with self._transaction("listing services") as conn:
+            rows = conn.execute(select(RUNS.c.service).distinct().order_by(RUNS.c.service))
+            return [r[0] for r in rows]
+
+    def runs(
+        self,
+        *,
+        service: str | None = None,
+        branch: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[model.StoredRun]:
+        """Stored runs, newest first (by the run's timestamp, else its ingest time)."""
+        query = select(RUNS)
+        if service is not None:
+            query = query.where(RUNS.c.service == service)
+        if branch is not None:
+            query = query.where(RUNS.c.branch == branch)
+        if since is not None:
+            query = query.where(RUNS.c.effective_at >= codec.to_db_time(since))
+        query = query.order_by(RUNS.c.effective_at.desc(), RUNS.c.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        with self._transaction("reading runs") as conn:
+            return [_stored_run(row) for row in conn.execute(query)]
+
+    def run(self, run_pk: int) -> model.StoredRun | None:
+        """One stored run by its key, or None."""
+        with self._transaction("reading a run") as conn:
+            row = conn.execute(select(RUNS).where(RUNS.c.id == run_pk)).first()
+            return None if row is None else _stored_run(row)
+
+    def run_sources(self, run_pk: int) -> list[model.SourceFile]:
+        """The report files a run was ingested from, in the order they were given."""
+        query = (
+            select(
+                SOURCE_FILES.c.path,
+                SOURCE_FILES.c.format,
+                SOURCE_FILES.c.sha256,
+                SOURCE_FILES.c.size,
+            )
+            .where(SOURCE_FILES.c.run_fk == run_pk)
+            .order_by(SOURCE_FILES.c.id)
+        )
+        with self._transaction("reading a run's sources") as conn:
+            return [
+                model.SourceFile(path=p, format=f, sha256=h, size=s)
+                for p, f, h, s in conn.execute(query)
+            ]
+
+    def run_results(self, run_pk: int) -> list[model.TestResult]:
+        """A run's test results, sorted by test id; a test's attempts in order (by ``retry``)."""
+        query = (
+            select(
+                TESTS.c.test_id,
+                TESTS.c.suite,
+                TESTS.c.name,
+                TESTS.c.file,
+                RESULTS.c.outcome,
+                RESULTS.c.duration,
+                RESULTS.c.message,
+                RESULTS.c.failure_kind,
+                RESULTS.c.retry,
+                RESULTS.c.line,
+            )
+            .join(TESTS, TESTS.c.id == RESULTS.c.test_fk)
+            .where(RESULTS.c.run_fk == run_pk)
+            .order_by(TESTS.c.test_id, RESULTS.c.retry, RESULTS.c.id)
+        )
+        outcomes = codec.OUTCOMES_BY_CODE
+        with self._transaction("reading a run's results") as conn:
+            return [
+                model.TestResult(
+                    test_id=row[0],
+                    suite=row[1],
+                    name=row[2],
+                    file=row[3],
+                    outcome=outcomes[row[4]],
+                    duration=row[5],
+                    message=row[6],
+                    failure_kind=row[7],
+                    retry=row[8],
+                    line=row[9],
+                )
+                for row in conn.execute(query)
+            ]
+
+    def test_history(
+        self,
+        service: str,
+        test_id: str,
+        *,
+        branch: str | None = None,
+        since: datetime | None = None,
+    ) -> list[model.TestExecution]:
+        """Every execution of one test, oldest first (a run's attempts in order)."""
+        query = _executions_query(service=service, branch=branch, since=since)
+        query = query.where(TESTS.c.test_id == test_id)
+        with self._transaction("reading a test's history") as conn:
+            runs = _RunInfo(conn, service=service, branch=branch, since=since)
+            return [runs.execution(row) for row in conn.execute(query)]
+
+    def executions(
+        self,
+        *,
+        service: str | None = None,
+        since: datetime | None = None,
+        branch: str | None = None,
+    ) -> Iterator[model.TestExecution]:
+        """Every test execution, streamed, ordered by service, test id, then time (oldest first).
+
+        Rows are fetched in batches while iterating; the database connection is held until the
+        iterator is exhausted or closed.
+        """
+        query = _executions_query(service=service, branch=branch, since=since)
+        with self._transaction("reading test executions") as conn:
+            runs = _RunInfo(conn, service=service, branch=branch, since=since)
+            result = conn.execution_options(stream_results=True, yield_per=_STREAM_BATCH).execute(
+                query
+            )
+            for row in result:
+                yield runs.execution(row)
+
+    def first_seen(self, service: str) -> dict[str, datetime]:
+        """test_id -> when the test first appeared (the time of the earliest run naming it)."""
+        query = select(TESTS.c.test_id, TESTS.c.first_seen).where(TESTS.c.service == service)
+        with self._transaction("reading tests") as conn:
+            out: dict[str, datetime] = {}
+            for test_id, seen in conn.execute(query):
+                stamp = codec.from_db_time(seen)
+                assert stamp is not None
+                out[test_id] = stamp
+            return out
+
+    def coverage(self, run_pk: int) -> list[model.CoverageReport]:
+        """A run's coverage reports, files and packages in the order they were stored."""
+        with self._transaction("reading coverage") as conn:
+            reports = conn.execute(
+                select(COVERAGE_REPORTS)
+                .where(COVERAGE_REPORTS.c.run_fk == run_pk)
+                .order_by(COVERAGE_REPORTS.c.id)
+            ).all()
+            if not reports:
+                return []
+            pks = [r.id for r in reports]
+            files: dict[int, list[model.FileCoverage]] = {pk: [] for pk in pks}
+            packages: dict[int, list[model.PackageCoverage]] = {pk: [] for pk in pks}
+            for row in conn.execute(
+                select(COVERAGE_FILES)
+                .where(COVERAGE_FILES.c.report_fk.in_(pks))
+                .order_by(COVERAGE_FILES.c.id)
+            ):
+                files[row.report_fk].append(
+                    model.FileCoverage(
+                        path=row.path,
+                        package=row.package,
+                        lines_valid=row.lines_valid,
+                        lines_covered=row.lines_covered,
+                        branches_valid=row.branches_valid,
+                        branches_covered=row.branches_covered,
+                        covered_lines=codec.decode_lines(row.covered_lines),
+                        missed_lines=codec.decode_lines(row.missed_lines),
+                    )
+                )
+            for row in conn.execute(
+                select(COVERAGE_PACKAGES)
+                .where(COVERAGE_PACKAGES.c.report_fk.in_(pks))
+                .order_by(COVERAGE_PACKAGES.c.id)
+            ):
+                packages[row.report_fk].append(_package(row))
+        return [
+            model.CoverageReport(
+                producer=r.producer,
+                sources=codec.load_json_strings(r.sources),
+                files=tuple(files[r.id]),
+                packages=tuple(packages[r.id]),
+                total=model.PackageCoverage(
+                    name=r.total_name,
+                    lines_valid=r.lines_valid,
+                    lines_covered=r.lines_covered,
+                    branches_valid=r.branches_valid,
+                    branches_covered=r.branches_covered,
+                ),
+                declared_line_rate=r.declared_line_rate,
+            )
+            for r in reports
+        ]
+
+    def benchmarks(self, run_pk: int) -> list[model.BenchmarkResult]:
+        """A run's benchmark results in the order they were stored."""
+        query = select(BENCHMARKS).where(BENCHMARKS.c.run_fk == run_pk).order_by(BENCHMARKS.c.id)
+        with self._transaction("reading benchmarks") as conn:
+            return [_benchmark(row) for row in conn.execute(query)]
+
+    def benchmark_history(
+        self,
+        service: str,
+        name: str,
+        *,
+        branch: str | None = None,
+        limit: int = 30,
+        group: str | None = None,
+    ) -> list[tuple[model.StoredRun, model.BenchmarkResult]]:
+        """The last ``limit`` results of one benchmark in one service, newest first."""
+        query = (
+            select(RUNS, *_prefixed(BENCHMARKS))
+            .join(BENCHMARKS, BENCHMARKS.c.run_fk == RUNS.c.id)
+            .where(RUNS.c.service == service, BENCHMARKS.c.name == name)
+        )
+        if branch is not None:
+            query = query.where(RUNS.c.branch == branch)
+        if group is not None:
+            query = query.where(BENCHMARKS.c.bench_group == group)
+        query = query.order_by(RUNS.c.effective_at.desc(), RUNS.c.id.desc(), BENCHMARKS.c.id).limit(
+            limit
+        )
+        with self._transaction("reading a benchmark's history") as conn:
+            out = []
+            for row in conn.execute(query):
+                bench = {c.name: row._mapping[f"b_{c.name}"] for c in BENCHMARKS.columns}
+                out.append((_stored_run(row), _benchmark(bench)))
+            return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Row <-> model helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _key(meta: model.RunMeta) -> RunKey:
+    return (meta.service, meta.run_id, meta.attempt)
+
+
+def _effective_at(meta: model.RunMeta, now: datetime) -> datetime:
+    stamp = codec.to_db_time(meta.timestamp)
+    return now if stamp is None else stamp
+
+
+_COUNT_COLUMNS = ("lines_valid", "lines_covered", "branches_valid", "branches_covered")
+_RESULT_COLUMNS = (
+    "run_fk", "test_fk", "retry", "outcome", "duration", "message", "failure_kind", "line",
+)  # fmt: skip
+_BENCHMARK_COLUMNS = (
+    "run_fk", "name", "bench_group", "value", "unit", "statistic", "direction", "spread",
+    "spread_kind", "lower", "upper", "samples", "iterations",
+)  # fmt: skip
+_INF = float("inf")
+
+
+def _result_rows(
+    run_pk: int, run: model.Run, test_pks: dict[str, dict[str, int]]
+) -> list[tuple[Any, ...]]:
+    # The hot loop of a 100k-test ingest: locals and inline checks, no per-row calls for the
+    # common case (no message, a finite duration).
+    pks = test_pks[run.meta.service]
+    codes = codec.OUTCOME_CODES
+    clean = codec.clean_text
+    inf = _INF
+    rows = [
+        (
+            run_pk,
+            pks[r.test_id],
+            r.retry,
+            codes[r.outcome],
+            d if (d := r.duration) is None or -inf < d < inf else None,  # NaN fails both
+            None if (m := r.message) is None else clean(m),
+            None if (k := r.failure_kind) is None else clean(k),
+            r.line,
+        )
+        for r in run.tests
+    ]
+    # By test pk (stable, so a test's attempts keep their order): the (test_fk, run_fk) index
+    # then fills front to back, much faster than in report order.
+    rows.sort(key=_by_test)
+    return rows
+
+
+_by_test = itemgetter(1)
+
+
+def run_counts(tests: Sequence[model.TestResult]) -> model.RunCounts:
+    """``model.RunCounts.of(tests)``, several times faster in the usual case: no retries."""
+    if any(r.retry for r in tests) or len({r.test_id for r in tests}) != len(tests):
+        return model.RunCounts.of(tuple(tests))
+    by = Counter(r.outcome for r in tests)
+    return model.RunCounts(
+        tests=len(tests),
+        passed=by[model.Outcome.PASSED],
+        failed=by[model.Outcome.FAILED],
+        errors=by[model.Outcome.ERROR],
+        skipped=by[model.Outcome.SKIPPED],
+    )
+
+
+def _benchmark_row(run_pk: int, b: model.BenchmarkResult) -> tuple[Any, ...]:
+    return (
+        run_pk,
+        b.name,
+        b.group,
+        b.value,
+        b.unit,
+        b.statistic,
+        model.Direction(b.direction).value,
+        codec.finite(b.spread),
+        None if b.spread_kind is None else model.SpreadKind(b.spread_kind).value,
+        codec.finite(b.lower),
+        codec.finite(b.upper),
+        codec.dump_json(list(b.samples)) if b.samples else None,
+        b.iterations,
+    )
+
+
+def _prefixed(table: Table) -> list[Any]:
+    return [c.label(f"b_{c.name}") for c in table.columns]
+
+
+def _stored_run(row: AnyRow) -> model.StoredRun:
+    m = row._mapping
+    ingested = codec.from_db_time(m["ingested_at"])
+    assert ingested is not None
+    return model.StoredRun(
+        pk=m["id"],
+        meta=model.RunMeta(
+            service=m["service"],
+            run_id=m["run_id"],
+            attempt=m["attempt"],
+            commit=m["commit_sha"],
+            branch=m["branch"],
+            timestamp=codec.from_db_time(m["run_at"]),
+            ci_provider=m["ci_provider"],
+            url=m["url"],
+        ),
+        counts=model.RunCounts(
+            tests=m["tests"],
+            passed=m["passed"],
+            failed=m["failed"],
+            errors=m["errors"],
+            skipped=m["skipped"],
+            retried=m["retried"],
+            flaky=m["flaky"],
+        ),
+        ingested_at=ingested,
+        warnings=codec.load_json_strings(m["warnings"]),
+    )
+
+
+def _package(row: AnyRow) -> model.PackageCoverage:
+    return model.PackageCoverage(
+        name=row.name,
+        lines_valid=row.lines_valid,
+        lines_covered=row.lines_covered,
+        branches_valid=row.branches_valid,
+        branches_covered=row.branches_covered,
+    )
+
+
+def _benchmark(row: AnyRow | dict[str, Any]) -> model.BenchmarkResult:
+    m = row if isinstance(row, dict) else row._mapping
+    return model.BenchmarkResult(
+        name=m["name"],
+        value=m["value"],
+        unit=m["unit"],
+        statistic=m["statistic"],
+        direction=model.Direction(m["direction"]),
+        spread=m["spread"],
+        spread_kind=None if m["spread_kind"] is None else model.SpreadKind(m["spread_kind"]),
+        lower=m["lower"],
+        upper=m["upper"],
+        samples=codec.load_json_floats(m["samples"]),
+        iterations=m["iterations"],
+        group=m["bench_group"],
+    )
+
+
+def _executions_query(
+    *, service: str | None, branch: str | None, since: datetime | None
+) -> Select[Any]:
+    query = (
+        select(
+            TESTS.c.service,
+            TESTS.c.test_id,
+            RESULTS.c.run_fk,
+            RESULTS.c.outcome,
+            RESULTS.c.retry,
+            RESULTS.c.duration,
+            RESULTS.c.message,
+        )
+        .select_from(TESTS)
+        .join(RESULTS, RESULTS.c.test_fk == TESTS.c.id)
+        .join(RUNS, RUNS.c.id == RESULTS.c.run_fk)
+    )
+    if service is not None:
+        query = query.where(TESTS.c.service == service)
+    return _run_filters(query, branch=branch, since=since).order_by(
+        TESTS.c.service,
+        TESTS.c.test_id,
+        RUNS.c.effective_at,
+        RUNS.c.id,
+        RESULTS.c.retry,
+        RESULTS.c.id,
+    )
+
+
+def _run_filters(query: Select[Any], *, branch: str | None, since: datetime | None) -> Select[Any]:
+    if branch is not None:
+        query = query.where(RUNS.c.branch == branch)
+    if since is not None:
+        query = query.where(RUNS.c.effective_at >= codec.to_db_time(since))
+    return query
+
+
+class _RunInfo:
+    """The run columns of executions, read once per run rather than once per result row."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        service: str | None = None,
+        branch: str | None = None,
+        since: datetime | None = None,
+    ) -> None:
+        self._conn = conn
+        self._runs: dict[int, tuple[str, int, str | None, str | None, datetime | None]] = {}
+        query = _run_filters(self._query(), branch=branch, since=since)
+        if service is not None:
+            query = query.where(RUNS.c.service == service)
+        self._load(query)
+
+    @staticmethod
+    def _query() -> Select[Any]:
+        return select(
+            RUNS.c.id, RUNS.c.run_id, RUNS.c.attempt, RUNS.c.commit_sha, RUNS.c.branch,
+            RUNS.c.run_at,
+        )  # fmt: skip
+
+    def _load(self, query: Select[Any]) -> None:
+        for pk, run_id, attempt, commit, branch, run_at in self._conn.execute(query):
+            self._runs[pk] = (run_id, attempt, commit, branch, codec.from_db_time(run_at))
+
+    def execution(self, row: AnyRow) -> model.TestExecution:
+        service, test_id, run_pk, outcome, retry, duration, message = row
+        run = self._runs.get(run_pk)
+        if run is None:  # committed after the preload (PostgreSQL reads committed rows)
+            self._load(self._query().where(RUNS.c.id == run_pk))
+            run = self._runs[run_pk]
+        return model.TestExecution(
+            service=service,
+            test_id=test_id,
+            run_pk=run_pk,
+            run_id=run[0],
+            attempt=run[1],
+            commit=run[2],
+            branch=run[3],
+            timestamp=run[4],
+            outcome=codec.OUTCOMES_BY_CODE[outcome],
+            retry=retry,
+            duration=duration,
+            message=message,
+        )

@@ -1,0 +1,415 @@
+"""`gatekeeper ingest` and `gatekeeper demo` as a user runs them: real processes, real databases."""
+
+from __future__ import annotations
+
+import json
+import re
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from .conftest import REALWORLD, SAMPLES
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+
+NEXTEST = REALWORLD / "junit" / "nextest__fixture_project_rerunfailure.xml"
+PYTEST_XML = REALWORLD / "junit" / "test-reporter__pytest_properties_subtests.xml"
+TARPAULIN = REALWORLD / "cobertura" / "tarpaulin__async_fsm_small.xml"
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without any CI's variables (so tests behave the same inside CI)."""
+    ci_vars = ("GITHUB_", "GITLAB_", "CI_", "BUILDKITE", "CIRCLE", "JENKINS", "GIT_", "BUILD_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ci_vars) and k != "CI"}
+    env.pop("GATEKEEPER_DB", None)
+    env.update(extra)
+    return env
+
+
+def gatekeeper(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gatekeeper.cli", *args],
+        cwd=cwd,
+        env=env or clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def sqlite_runs(db: Path) -> list[tuple[str, str, int]]:
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as conn:
+        try:
+            rows = conn.execute("SELECT service, run_id, attempt FROM runs").fetchall()
+        except sqlite3.OperationalError:
+            return []
+    return sorted(rows)
+
+
+@pytest.fixture()
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    name = f"gk_cli_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as err:
+        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is down ({err}); start it: {PG_START}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def pg_runs(url: str) -> list[tuple[str, str, int]]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT service, run_id, attempt FROM runs").fetchall()
+    return sorted((str(a), str(b), int(c)) for a, b, c in rows)
+
+
+# -- the happy path -----------------------------------------------------------------------------
+
+
+def test_ingest_prints_a_summary_and_is_idempotent(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    args = (str(NEXTEST), str(TARPAULIN), "--service", "user-service", "--run-id", "41")
+    first = gatekeeper("ingest", *args, "--db", f"sqlite:///{db}", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    line = first.stdout.strip()
+    assert line.startswith("user-service run 41")
+    assert line.endswith(": stored")
+    assert "3 tests" in line and "coverage" in line
+    again = gatekeeper("ingest", *args, "--db", f"sqlite:///{db}", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "already in the history" in again.stdout
+    assert sqlite_runs(db) == [("user-service", "41", 1)]
+
+
+def test_json_output_counts_agree_with_the_file(tmp_path: Path) -> None:
+    proc = gatekeeper(
+        "ingest", str(PYTEST_XML), "--service", "search", "--run-id", "7", "--attempt", "2",
+        "--commit", "c" * 40, "--branch", "main", "--timestamp", "2026-11-20T10:00:00Z",
+        "--json", "--db", f"sqlite:///{tmp_path / 'h.db'}", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    obj = json.loads(proc.stdout)
+    text = PYTEST_XML.read_text(encoding="utf-8")
+    assert obj["tests"] == text.count("<testcase ")
+    assert obj["failed"] == text.count("<failure")
+    assert obj["skipped"] == text.count("<skipped")
+    assert obj["passed"] == obj["tests"] - obj["failed"] - obj["errors"] - obj["skipped"]
+    assert (obj["service"], obj["run_id"], obj["attempt"], obj["branch"]) == ("search", "7", 2, "main")
+    assert obj["timestamp"].startswith("2026-11-20T10:00:00")
+    assert obj["stored"] is True
+
+
+def test_metadata_comes_from_the_ci_environment(tmp_path: Path) -> None:
+    env = clean_env(
+        GITHUB_ACTIONS="true",
+        GITHUB_SHA="f" * 40,
+        GITHUB_REF_NAME="main",
+        GITHUB_RUN_ID="9001",
+        GITHUB_RUN_ATTEMPT="3",
+        GITHUB_SERVER_URL="https://github.com",
+        GITHUB_REPOSITORY="nova/platform",
+    )
+    proc = gatekeeper(
+        "ingest", str(NEXTEST), "--service", "user-service", "--json",
+        "--db", f"sqlite:///{tmp_path / 'h.db'}", cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    obj = json.loads(proc.stdout)
+    assert (obj["run_id"], obj["attempt"], obj["commit"], obj["ci_provider"]) == (
+        "9001",
+        3,
+        "f" * 40,
+        "github-actions",
+    )
+
+
+def test_outside_ci_the_same_files_are_the_same_run(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    one = gatekeeper("ingest", str(NEXTEST), "--service", "s", "--json", "--db", db, cwd=tmp_path)
+    two = gatekeeper("ingest", str(NEXTEST), "--service", "s", "--json", "--db", db, cwd=tmp_path)
+    a, b = json.loads(one.stdout), json.loads(two.stdout)
+    assert a["run_id"] == b["run_id"] and a["run_id"].startswith("local-")
+    assert (a["stored"], b["stored"]) == (True, False)
+
+
+def test_default_database_is_created_under_dot_gatekeeper(tmp_path: Path) -> None:
+    proc = gatekeeper("ingest", str(NEXTEST), "--service", "s", "--run-id", "1", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert sqlite_runs(tmp_path / ".gatekeeper" / "gatekeeper.db") == [("s", "1", 1)]
+
+
+def test_env_database_url_is_used(tmp_path: Path) -> None:
+    db = tmp_path / "from-env.db"
+    env = clean_env(GATEKEEPER_DB=f"sqlite:///{db}")
+    proc = gatekeeper("ingest", str(NEXTEST), "--service", "s", "--run-id", "1", cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert sqlite_runs(db) == [("s", "1", 1)]
+
+
+def test_a_folder_of_reports_is_one_run(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "junit.xml").write_bytes(NEXTEST.read_bytes())
+    (reports / "cobertura.xml").write_bytes(TARPAULIN.read_bytes())
+    (reports / "notes.md").write_text("# not a report\n")
+    proc = gatekeeper(
+        "ingest", "reports", "--service", "s", "--run-id", "1", "--json",
+        "--db", f"sqlite:///{tmp_path / 'h.db'}", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    obj = json.loads(proc.stdout)
+    assert obj["tests"] == 3 and obj["coverage_files"] > 0
+
+
+def test_real_pytest_run_is_ingested(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    (project / "tests").mkdir(parents=True)
+    (project / "tests" / "test_things.py").write_text(
+        textwrap.dedent(
+            """
+            import pytest
+
+            def test_passes():
+                assert 1 + 1 == 2
+
+            def test_fails():
+                assert [1, 2] == [1, 3], "lists differ"
+
+            @pytest.mark.skip(reason="needs redis")
+            def test_skipped():
+                pass
+
+            @pytest.mark.parametrize("n", [1, 2, 3])
+            def test_param(n):
+                assert n < 3
+
+            def test_errors_in_fixture(missing_fixture):
+                pass
+            """
+        )
+    )
+    junit = tmp_path / "junit.xml"
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 1, run.stdout  # pytest exits 1 when tests failed
+    proc = gatekeeper(
+        "ingest", str(junit), "--service", "py", "--run-id", "1", "--json",
+        "--db", f"sqlite:///{tmp_path / 'h.db'}", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    obj = json.loads(proc.stdout)
+    # 7 tests: passes, fails, skipped, param[1..3], errors_in_fixture
+    assert (obj["tests"], obj["passed"], obj["failed"], obj["errors"], obj["skipped"]) == (
+        7,
+        3,
+        2,
+        1,
+        1,
+    )
+    with sqlite3.connect(tmp_path / "h.db") as conn:
+        ids = {r[0] for r in conn.execute("SELECT test_id FROM tests")}
+        msgs = [r[0] for r in conn.execute("SELECT message FROM results WHERE message IS NOT NULL")]
+    assert "tests.test_things::test_param[3]" in ids
+    assert any("lists differ" in m for m in msgs)
+
+
+# -- bad input: one line, exit 2, nothing stored -------------------------------------------------
+
+INVALID = SAMPLES / "invalid"
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("truncated.xml", "truncated"),
+        ("not_xml.xml", "XML"),
+        ("empty.xml", "empty"),
+        ("billion_laughs.xml", "entit"),
+        ("xxe.xml", "entit"),
+        ("unknown_format.txt", "not a report format"),
+        ("cargo_no_result_line.txt", "test result"),
+        ("cobertura_truncated.xml", "truncated"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_stores_nothing(
+    tmp_path: Path, name: str, says: str
+) -> None:
+    db = tmp_path / "h.db"
+    proc = gatekeeper(
+        "ingest", str(INVALID / name), str(NEXTEST), "--service", "s", "--run-id", "1",
+        "--db", f"sqlite:///{db}", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"gatekeeper: error: {INVALID / name}")
+    assert says.lower() in lines[0].lower()
+    assert "root:" not in proc.stderr + proc.stdout  # nothing of /etc/passwd
+    assert sqlite_runs(db) == []
+
+
+def test_zero_tests_is_stored_but_flagged(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    proc = gatekeeper(
+        "ingest", str(INVALID / "zero_tests.xml"), "--service", "s", "--run-id", "1",
+        "--db", f"sqlite:///{db}", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "no tests" in proc.stderr
+    assert sqlite_runs(db) == [("s", "1", 1)]
+
+
+def test_a_glob_that_matches_nothing_is_an_error(tmp_path: Path) -> None:
+    proc = gatekeeper(
+        "ingest", "reports/**/*.xml", "--service", "s", "--db", f"sqlite:///{tmp_path / 'h.db'}",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "gatekeeper: error: reports/**/*.xml: the pattern matched no file "
+        "(did the test step write its reports there?)"
+    )
+
+
+def test_bad_manifest_names_the_line(tmp_path: Path) -> None:
+    proc = gatekeeper(
+        "ingest", "--manifest", str(INVALID / "bad_manifest.jsonl"),
+        "--db", f"sqlite:///{tmp_path / 'h.db'}", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert re.search(r"bad_manifest\.jsonl:\d+: ", proc.stderr), proc.stderr
+    assert sqlite_runs(tmp_path / "h.db") == []
+
+
+def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
+    proc = gatekeeper(
+        "ingest", str(NEXTEST), "--service", "s", "--run-id", "1",
+        "--db", "postgresql://gk:secret@127.0.0.1:1/nope", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("gatekeeper: error: postgresql")
+    assert "cannot connect" in proc.stderr
+    assert "secret" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_locked_sqlite_waits_then_fails_clearly(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    ok = gatekeeper("ingest", str(NEXTEST), "--service", "s", "--run-id", "0", "--db", f"sqlite:///{db}", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        proc = gatekeeper(
+            "ingest", str(NEXTEST), "--service", "s", "--run-id", "1", "--lock-timeout", "0.5",
+            "--db", f"sqlite:///{db}", cwd=tmp_path,
+        )  # fmt: skip
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert proc.returncode == 2
+    assert "locked" in proc.stderr
+    assert sqlite_runs(db) == [("s", "0", 1)]
+
+
+# -- concurrency ---------------------------------------------------------------------------------
+
+
+def _parallel_ingest(db_url: str, cwd: Path, run_ids: list[str]) -> list[subprocess.CompletedProcess[str]]:
+    def one(run_id: str) -> subprocess.CompletedProcess[str]:
+        return gatekeeper(
+            "ingest", str(NEXTEST), str(TARPAULIN), "--service", "user-service",
+            "--run-id", run_id, "--db", db_url, cwd=cwd,
+        )  # fmt: skip
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(one, run_ids))
+
+
+def test_parallel_ingest_into_one_sqlite_file(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    procs = _parallel_ingest(f"sqlite:///{db}", tmp_path, [str(i) for i in range(8)])
+    assert all(p.returncode == 0 for p in procs), [p.stderr for p in procs]
+    assert sqlite_runs(db) == sorted(("user-service", str(i), 1) for i in range(8))
+
+
+def test_parallel_ingest_of_the_same_run_stores_it_once_sqlite(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    procs = _parallel_ingest(f"sqlite:///{db}", tmp_path, ["same"] * 8)
+    assert all(p.returncode == 0 for p in procs), [p.stderr for p in procs]
+    assert sum("stored" in p.stdout and "not stored" not in p.stdout for p in procs) == 1
+    assert sqlite_runs(db) == [("user-service", "same", 1)]
+
+
+@pytest.mark.postgres
+def test_parallel_ingest_into_postgresql(tmp_path: Path, pg_url: str) -> None:
+    procs = _parallel_ingest(pg_url, tmp_path, [str(i) for i in range(8)] + ["same"] * 4)
+    assert all(p.returncode == 0 for p in procs), [p.stderr for p in procs]
+    expected = sorted([("user-service", str(i), 1) for i in range(8)] + [("user-service", "same", 1)])
+    assert pg_runs(pg_url) == expected
+
+
+# -- backfill and demo ---------------------------------------------------------------------------
+
+
+def _manifest_runs(manifest: Path) -> set[tuple[str, str, int]]:
+    runs = set()
+    for line in manifest.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            obj = json.loads(line)
+            runs.add((obj["service"], str(obj["run_id"]), int(obj.get("attempt", 1))))
+    return runs
+
+
+def test_manifest_backfill_stores_every_run_once(tmp_path: Path) -> None:
+    manifest = SAMPLES / "manifest.jsonl"
+    db = tmp_path / "h.db"
+    proc = gatekeeper("ingest", "--manifest", str(manifest), "--json", "--db", f"sqlite:///{db}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    expected = _manifest_runs(manifest)
+    assert set(sqlite_runs(db)) == expected
+    assert len(proc.stdout.strip().splitlines()) == len(expected)
+    again = gatekeeper("ingest", "--manifest", str(manifest), "--json", "--db", f"sqlite:///{db}", cwd=tmp_path)
+    assert all(json.loads(line)["stored"] is False for line in again.stdout.splitlines())
+
+
+@pytest.mark.postgres
+def test_manifest_backfill_into_postgresql(tmp_path: Path, pg_url: str) -> None:
+    manifest = SAMPLES / "manifest.jsonl"
+    proc = gatekeeper("ingest", "--manifest", str(manifest), "--db", pg_url, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert set(pg_runs(pg_url)) == _manifest_runs(manifest)
+
+
+def test_demo_ingests_the_samples_and_summarises(tmp_path: Path) -> None:
+    proc = gatekeeper("demo", "--dir", str(tmp_path / "demo"), cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    runs = _manifest_runs(SAMPLES / "manifest.jsonl")
+    assert f"Stored {len(runs)} runs" in proc.stdout
+    for service in {s for s, _, _ in runs}:
+        assert f"\n{service}: " in proc.stdout
+    assert "most failing tests" in proc.stdout
