@@ -57,9 +57,9 @@ def head_text(head: bytes) -> str:
 # Which test binary a block of output belongs to (cargo prints this on stderr)
 # ---------------------------------------------------------------------------------------------
 
-# `Running unittests src/lib.rs (target/debug/deps/user_service-1a2b...)` (cargo >= 1.58),
-# `Running unittests (target/release/deps/log4rs_bench-f36c...)` (cargo 1.5x),
-# `Running target/debug/deps/adder-c8315fb1790f5086` (cargo before 1.5x).
+# `Running unittests src/lib.rs (target/debug/deps/user_service-1a2b...)` (current cargo),
+# `Running unittests (target/release/deps/log4rs_bench-f36c...)` (cargo of 2021),
+# `Running target/debug/deps/adder-c8315fb1790f5086` (older cargo, e.g. 2019).
 _RUNNING = re.compile(
     r"^\s*Running (?:(?P<src>.*?) )?\((?P<bin>[^()]+)\)\s*$|^\s*Running (?P<old>\S+)\s*$"
 )
@@ -113,7 +113,7 @@ PROCESS_DIED = re.compile(r"process didn't exit successfully: .*\((?P<why>[^()]*
 # ---------------------------------------------------------------------------------------------
 
 # rustc >= 1.73: `thread 'name' panicked at src/lib.rs:19:9:` then the message on the next lines;
-# rustc >= 1.90 adds the thread id: `thread 'name' (6019162) panicked at ...`.
+# rustc of late 2025 adds the thread id: `thread 'name' (6019162) panicked at ...`.
 _PANIC_NEW = re.compile(
     r"^thread '(?P<thread>[^']*)'(?: \([^)]*\))? panicked at (?P<file>.+?):(?P<line>\d+):\d+:$"
 )

@@ -665,6 +665,11 @@ def _attempts(
         main = (_SKIPPED, duration, None, None)
     else:
         main = (_PASSED, duration, None, None)
+    located = error if error is not None else failure
+    if file is None and line is None and located is not None:
+        # Catch2 (and action-junit-report's fixtures) put file/line on <failure>, not <testcase>
+        file, line = located.attrib.get("file"), _int(located.attrib.get("line"))
+        file = _amp(file) if file else None
     attempts = [main]
     if flaky or reruns:
         before = [_attempt(item, body_first) for item in flaky]

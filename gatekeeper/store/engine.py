@@ -85,7 +85,7 @@ def parse_url(raw: str) -> Target:
         if url.database.startswith("file:"):
             raise StoreError(
                 f"{shown}: SQLite URI filenames (file:...) are not supported",
-                hint="use sqlite:///relative/path or sqlite:////absolute/path",
+                hint=f"use sqlite:///relative/path or sqlite:////absolute/path; {CHECK_DB}",
             )
         path = Path(url.database)
     where = str(path) if path is not None else shown
@@ -221,7 +221,7 @@ def translate(
         return _translate_sqlite(orig, where, doing, lock_timeout)
     sqlstate: str | None = getattr(orig, "sqlstate", None)
     if lost or (_is_a(orig, "OperationalError") and _is_unreachable(sqlstate)):
-        return _unavailable(target, str(orig))
+        return _unavailable(target, str(orig), lost=lost)
     if _is_a(orig, "IntegrityError") or (sqlstate or "").startswith("23"):
         constraint = getattr(getattr(orig, "diag", None), "constraint_name", None)
         what = f"the constraint {constraint}" if constraint else "a database constraint"
@@ -278,7 +278,7 @@ def _is_unreachable(sqlstate: str | None) -> bool:
     return sqlstate.startswith(("08", "28", "57P0")) or sqlstate == "3D000"
 
 
-def _unavailable(target: Target, text: str) -> DatabaseUnavailableError:
+def _unavailable(target: Target, text: str, *, lost: bool = False) -> DatabaseUnavailableError:
     first = text.strip().splitlines()[0] if text.strip() else "no reason given"
     detail = first.rsplit("failed: ", 1)[-1].replace("FATAL:", "").strip()
     lowered = detail.lower()
@@ -294,7 +294,8 @@ def _unavailable(target: Target, text: str) -> DatabaseUnavailableError:
         reason, advice = detail, "check the user and password in --db / $GATEKEEPER_DB"
     else:
         reason, advice = detail, f"is the server running? {CHECK_DB}"
-    return DatabaseUnavailableError(f"{target.shown}: cannot connect ({reason}): {advice}")
+    what = "lost the connection" if lost else "cannot connect"
+    return DatabaseUnavailableError(f"{target.shown}: {what} ({reason}): {advice}")
 
 
 def _first_line(err: BaseException | None) -> str:

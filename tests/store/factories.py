@@ -63,7 +63,9 @@ def run(
     )
 
 
-def many_results(n: int, *, failing_every: int = 0, prefix: str = "suite") -> list[model.TestResult]:
+def many_results(
+    n: int, *, failing_every: int = 0, prefix: str = "suite"
+) -> list[model.TestResult]:
     return [
         result(
             f"{prefix}{i % 7}::test_{i:05d}",
@@ -100,7 +102,9 @@ def coverage_report() -> model.CoverageReport:
             covered_lines=(),
             missed_lines=(10, 11),
         ),
-        model.FileCoverage(path="src/empty.rs", package="user_service", lines_valid=0, lines_covered=0),
+        model.FileCoverage(
+            path="src/empty.rs", package="user_service", lines_valid=0, lines_covered=0
+        ),
     )
     packages = (
         model.PackageCoverage("user_service", 9, 6, 4, 3),

@@ -146,6 +146,4 @@ def test_run_counts_fast_path_counts_every_outcome() -> None:
             + [model.Outcome.SKIPPED] * 2
         )
     ]  # fmt: skip
-    assert run_counts(results) == model.RunCounts(
-        tests=7, passed=3, failed=1, errors=1, skipped=2
-    )
+    assert run_counts(results) == model.RunCounts(tests=7, passed=3, failed=1, errors=1, skipped=2)

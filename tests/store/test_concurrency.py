@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,12 +19,13 @@ PROCESSES = 8
 TESTS_PER_RUN = 400
 
 
-def _save(url: str, run_id: str, start: multiprocessing.synchronize.Barrier, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]  # noqa: E501
+def _save(url: str, run_id: str, start: Any, out: Any) -> None:
     """One CI job: open the history (creating it if needed) and store its run."""
+    tests = many_results(TESTS_PER_RUN, failing_every=5)
     try:
-        start.wait(timeout=60)
+        start.wait(timeout=60)  # all processes hit the database at the same moment
         with open_store(url, lock_timeout=60) as store:
-            stored = store.save_runs([run(run_id, tests=many_results(TESTS_PER_RUN, failing_every=5))])
+            stored = store.save_runs([run(run_id, tests=tests)])
         out.put((run_id, stored))
     except BaseException as err:  # report it to the test instead of dying silently
         out.put((run_id, f"{type(err).__name__}: {err}"))
@@ -121,7 +124,7 @@ def test_opening_an_exclusively_locked_file_fails_after_the_timeout(tmp_path: Pa
     holder.execute("BEGIN EXCLUSIVE")
     try:
         started = time.monotonic()
-        with pytest.raises(DatabaseLockedError, match="waited 0.5s"):
+        with pytest.raises(DatabaseLockedError, match=r"waited 0\.5s"):
             open_store(f"sqlite:///{path}", lock_timeout=0.5)
         waited = time.monotonic() - started
     finally:
@@ -136,8 +139,6 @@ def test_writers_queue_up_within_the_timeout(tmp_path: Path) -> None:
     open_store(f"sqlite:///{path}").close()
     holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     holder.execute("BEGIN IMMEDIATE")
-    import threading
-
     release = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
     release.start()
     try:

@@ -11,7 +11,7 @@ from gatekeeper.errors import StoreError
 from gatekeeper.store import HistoryStore, open_store
 from tests.store.factories import coverage_report, many_results, result, run
 
-O = model.Outcome
+Out = model.Outcome
 
 
 @pytest.fixture
@@ -33,14 +33,14 @@ def test_the_same_run_twice_is_stored_once(store: HistoryStore) -> None:
 
 
 def test_a_retried_upload_with_different_content_keeps_the_first(store: HistoryStore) -> None:
-    store.save_runs([run("42", tests=[result("s::a", O.FAILED)])])
+    store.save_runs([run("42", tests=[result("s::a", Out.FAILED)])])
     assert store.save_runs([run("42", tests=[result("s::a"), result("s::b")])]) == [False]
     (stored,) = store.runs()
-    assert [(r.test_id, r.outcome) for r in store.run_results(stored.pk)] == [("s::a", O.FAILED)]
+    assert [(r.test_id, r.outcome) for r in store.run_results(stored.pk)] == [("s::a", Out.FAILED)]
 
 
 def test_the_same_key_twice_in_one_call(store: HistoryStore) -> None:
-    first = run("7", tests=[result("s::a", O.FAILED)])
+    first = run("7", tests=[result("s::a", Out.FAILED)])
     second = run("7", tests=[result("s::a"), result("s::b")])
     assert store.save_runs([first, second]) == [True, False]
     (stored,) = store.runs()
@@ -80,7 +80,7 @@ def test_a_constraint_violation_midway_stores_nothing(store: HistoryStore) -> No
     good = run("good", tests=many_results(200), coverage=(coverage_report(),))
     # retry must be >= 0 (CHECK ck_results_retry): the database refuses this run's results
     # after "good" and this run's own row were already inserted in the same transaction.
-    bad = run("later", tests=[result("s::a"), result("s::a", O.FAILED, retry=-1)])
+    bad = run("later", tests=[result("s::a"), result("s::a", Out.FAILED, retry=-1)])
     with pytest.raises(StoreError) as caught:
         store.save_runs([good, bad])
     message = str(caught.value)

@@ -1,4 +1,4 @@
-"""Every record type goes in and comes back equal, on SQLite and on PostgreSQL; queries keep order."""
+"""Every record type goes in and comes back equal on SQLite and PostgreSQL; queries keep order."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from gatekeeper import model
 from gatekeeper.store import HistoryStore, open_store
 from tests.store.factories import T0, benchmarks, coverage_report, hours, many_results, result, run
 
-O = model.Outcome
+Out = model.Outcome
 
 
 @pytest.fixture
@@ -27,16 +27,16 @@ def _tests() -> list[model.TestResult]:
         result("user_service::tests::it_works", duration=0.001, file="src/lib.rs", line=12),
         result(
             "user_service::tests::flaky_cache",
-            O.FAILED,
+            Out.FAILED,
             message="thread 'tests::flaky_cache' panicked at src/cache.rs:40:9:\nassertion failed",
             failure_kind="panic",
         ),
-        result("user_service::tests::flaky_cache", O.PASSED, retry=1),
-        result("integration::db::migrates", O.ERROR, message="timeout after 60s", duration=None,
+        result("user_service::tests::flaky_cache", Out.PASSED, retry=1),
+        result("integration::db::migrates", Out.ERROR, message="timeout after 60s", duration=None,
                failure_kind="timeout"),
-        result("integration::db::slow", O.SKIPPED, message="ignored: needs docker"),
-        result("integration::ünï::cödé_✓_🦀", O.PASSED, message=None, duration=12.5),
-        result("doc::src/lib.rs - foo (line 5)", O.PASSED, duration=0.0),
+        result("integration::db::slow", Out.SKIPPED, message="ignored: needs docker"),
+        result("integration::ünï::cödé_✓_🦀", Out.PASSED, message=None, duration=12.5),
+        result("doc::src/lib.rs - foo (line 5)", Out.PASSED, duration=0.0),
     ]  # fmt: skip
 
 
@@ -91,7 +91,7 @@ def test_nonsense_floats_become_none_and_bad_text_is_made_storable(store: Histor
         tests=[
             result("s::nan", duration=float("nan")),
             result("s::inf", duration=float("inf")),
-            result("s::nul", O.FAILED, message="captured\x00stdout \udcff"),
+            result("s::nul", Out.FAILED, message="captured\x00stdout \udcff"),
         ],
     )
     store.save_runs([weird])
@@ -138,14 +138,14 @@ def _history(store: HistoryStore) -> None:
     """Runs saved out of time order, on two branches and two services."""
     t = "svc::t"
     runs = [
-        run("3", at=T0 + hours(3), tests=[result(t, O.FAILED), result(t, O.PASSED, retry=1)]),
-        run("1", at=T0 + hours(1), tests=[result(t, O.PASSED), result("svc::u")]),
-        run("2", at=T0 + hours(2), branch="feature", tests=[result(t, O.FAILED)]),
-        run("4", at=T0 + hours(4), tests=[result(t, O.SKIPPED)], benchmarks=benchmarks()),
+        run("3", at=T0 + hours(3), tests=[result(t, Out.FAILED), result(t, Out.PASSED, retry=1)]),
+        run("1", at=T0 + hours(1), tests=[result(t, Out.PASSED), result("svc::u")]),
+        run("2", at=T0 + hours(2), branch="feature", tests=[result(t, Out.FAILED)]),
+        run("4", at=T0 + hours(4), tests=[result(t, Out.SKIPPED)], benchmarks=benchmarks()),
         run("1", at=T0 + hours(5), service="other", tests=[result("a::z"), result(t)]),
     ]
     assert store.save_runs(runs) == [True] * 5
-    store.save_runs([run("0", at=T0, tests=[result(t, O.ERROR)], benchmarks=benchmarks())])
+    store.save_runs([run("0", at=T0, tests=[result(t, Out.ERROR)], benchmarks=benchmarks())])
 
 
 def test_runs_newest_first_with_filters(store: HistoryStore) -> None:
@@ -170,12 +170,12 @@ def test_test_history_oldest_first(store: HistoryStore) -> None:
     _history(store)
     history = store.test_history("user-service", "svc::t")
     assert [(e.run_id, e.retry, e.outcome) for e in history] == [
-        ("0", 0, O.ERROR),
-        ("1", 0, O.PASSED),
-        ("2", 0, O.FAILED),
-        ("3", 0, O.FAILED),
-        ("3", 1, O.PASSED),
-        ("4", 0, O.SKIPPED),
+        ("0", 0, Out.ERROR),
+        ("1", 0, Out.PASSED),
+        ("2", 0, Out.FAILED),
+        ("3", 0, Out.FAILED),
+        ("3", 1, Out.PASSED),
+        ("4", 0, Out.SKIPPED),
     ]
     first = history[0]
     assert first.service == "user-service"
@@ -235,7 +235,9 @@ def test_benchmark_history_newest_first(store: HistoryStore) -> None:
     history = store.benchmark_history("user-service", "parse/small")
     assert [(r.meta.run_id, b.value) for r, b in history] == [("4", 1234.5), ("0", 1234.5)]
     assert history[0][1] == benchmarks()[0]
-    assert [r.meta.run_id for r, _ in store.benchmark_history("user-service", "throughput", limit=1)] == ["4"]
+    assert [
+        r.meta.run_id for r, _ in store.benchmark_history("user-service", "throughput", limit=1)
+    ] == ["4"]
     assert store.benchmark_history("user-service", "parse/small", branch="feature") == []
     assert store.benchmark_history("user-service", "parse/small", group="other") == []
     assert len(store.benchmark_history("user-service", "parse/small", group="criterion")) == 2
