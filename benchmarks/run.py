@@ -186,7 +186,8 @@ def bench_help(reps: int) -> dict[str, object]:
     times = [timed([*_gatekeeper(), "--help"], WORK) for _ in range(reps * 3)]
     base = [timed([sys.executable, "-c", "pass"], WORK) for _ in range(reps * 3)]
     med = statistics.median(times)
-    print(f"{'gatekeeper --help':<34} median {med:.3f}s (python -c pass: {statistics.median(base):.3f}s)")
+    base_med = statistics.median(base)
+    print(f"{'gatekeeper --help':<34} median {med:.3f}s (python -c pass: {base_med:.3f}s)")
     return {
         "benchmark": "gatekeeper --help",
         "gatekeeper_median_s": round(med, 4),

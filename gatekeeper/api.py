@@ -1,4 +1,4 @@
-"""The Gatekeeper object: the one orchestrator, and the only place that does file and database I/O."""
+"""The Gatekeeper object: the one orchestrator, the only place that does file and database I/O."""
 
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ class Gatekeeper:
     # -- ingest ---------------------------------------------------------------------------------
 
     def collect(self, patterns: Sequence[str], fmt: str = "auto") -> list[ReportFile]:
-        """Files, globs or directories -> report files; a pattern that matches nothing is an error."""
+        """Files, globs or folders -> report files; a pattern that matches nothing is an error."""
         found: list[ReportFile] = []
         seen: set[Path] = set()
         for pattern in patterns:
@@ -365,9 +365,7 @@ def outcome_of(run: Run, stored: bool) -> IngestOutcome:
     )
 
 
-def read_manifest(
-    manifest: Path, shown: str
-) -> Iterator[tuple[MetaFlags, list[Path], str]]:
+def read_manifest(manifest: Path, shown: str) -> Iterator[tuple[MetaFlags, list[Path], str]]:
     """Yield (metadata, report paths, format) per run; lines of the same run are merged."""
     try:
         text = manifest.read_text(encoding="utf-8")
@@ -439,7 +437,6 @@ def _manifest_entry(
     return flags, [base / p for p in raw_paths], fmt
 
 
-
 def sample_reports_dir() -> Path:
     """The bundled sample history (a source checkout's top-level sample_reports/)."""
     here = Path(__file__).resolve().parent.parent / "sample_reports"
@@ -466,7 +463,11 @@ def _history_summary(store: HistoryStore, top: int = 5) -> list[ServiceSummary]:
                 t[1] += 1
                 messages[ex.test_id] = ex.message
         ranked = sorted(
-            (TestFailureTally(tid, n, f, messages.get(tid)) for tid, (n, f) in tallies.items() if f),
+            (
+                TestFailureTally(tid, n, f, messages.get(tid))
+                for tid, (n, f) in tallies.items()
+                if f
+            ),
             key=lambda t: (-t.failures, t.test_id),
         )[:top]
         line_rate: float | None = None

@@ -44,7 +44,9 @@ LockTimeoutOption = Annotated[
 ]
 
 
-def _gatekeeper(db: str | None, lock_timeout: float | None = None, service: str | None = None) -> Gatekeeper:
+def _gatekeeper(
+    db: str | None, lock_timeout: float | None = None, service: str | None = None
+) -> Gatekeeper:
     from gatekeeper.api import Gatekeeper
     from gatekeeper.config import resolve
 
@@ -59,16 +61,22 @@ def _warn(message: str) -> None:
 def ingest(
     reports: Annotated[
         list[str] | None,
-        typer.Argument(help="Report files, globs ('reports/**/*.xml') or folders.", show_default=False),
+        typer.Argument(
+            help="Report files, globs ('reports/**/*.xml') or folders.", show_default=False
+        ),
     ] = None,
     service: Annotated[str | None, typer.Option(help="Service the run belongs to.")] = None,
-    commit: Annotated[str | None, typer.Option(help="Commit SHA (default: from CI, else git).")] = None,
+    commit: Annotated[
+        str | None, typer.Option(help="Commit SHA (default: from CI, else git).")
+    ] = None,
     branch: Annotated[str | None, typer.Option(help="Branch (default: from CI, else git).")] = None,
     run_id: Annotated[
-        str | None, typer.Option("--run-id", help="CI run id (default: from CI, else derived from the files).")
+        str | None,
+        typer.Option("--run-id", help="CI run id (default: from CI, else derived from the files)."),
     ] = None,
     attempt: Annotated[
-        int | None, typer.Option(help="Attempt of the run, 1 for the first (default: from CI, else 1).")
+        int | None,
+        typer.Option(help="Attempt of the run, 1 for the first (default: from CI, else 1)."),
     ] = None,
     timestamp: Annotated[
         str | None, typer.Option(help="When the run happened, ISO 8601 (default: now).")
@@ -78,7 +86,9 @@ def ingest(
     ] = "auto",
     manifest: Annotated[
         Path | None,
-        typer.Option(help="Backfill from a JSONL manifest (one report per line; see docs/ingest.md)."),
+        typer.Option(
+            help="Backfill from a JSONL manifest (one report per line; see docs/ingest.md)."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per run.")] = False,
     db: DbOption = None,

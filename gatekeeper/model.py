@@ -1,4 +1,4 @@
-"""The normalized records every layer shares: runs, test results, coverage, benchmarks (stdlib only)."""
+"""The records every layer shares: runs, test results, coverage, benchmarks (stdlib only)."""
 
 from __future__ import annotations
 
@@ -222,7 +222,7 @@ class SourceFile:
 
 @dataclass(frozen=True, slots=True)
 class RunMeta:
-    """Where a run came from. (service, run_id, attempt) identifies it; ingest is idempotent on it."""
+    """Where a run came from; (service, run_id, attempt) identifies it (ingest is idempotent)."""
 
     service: str
     run_id: str
@@ -272,9 +272,7 @@ class RunCounts:
         flaky = sum(
             1
             for tid, a in attempts.items()
-            if len(a) > 1
-            and any(o.is_failure for o in a)
-            and final[tid].outcome == Outcome.PASSED
+            if len(a) > 1 and any(o.is_failure for o in a) and final[tid].outcome == Outcome.PASSED
         )
         return cls(
             tests=len(final),

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -113,7 +113,12 @@ def test_json_output_counts_agree_with_the_file(tmp_path: Path) -> None:
     assert obj["failed"] == text.count("<failure")
     assert obj["skipped"] == text.count("<skipped")
     assert obj["passed"] == obj["tests"] - obj["failed"] - obj["errors"] - obj["skipped"]
-    assert (obj["service"], obj["run_id"], obj["attempt"], obj["branch"]) == ("search", "7", 2, "main")
+    assert (obj["service"], obj["run_id"], obj["attempt"], obj["branch"]) == (
+        "search",
+        "7",
+        2,
+        "main",
+    )
     assert obj["timestamp"].startswith("2026-11-20T10:00:00")
     assert obj["stored"] is True
 
@@ -160,7 +165,9 @@ def test_default_database_is_created_under_dot_gatekeeper(tmp_path: Path) -> Non
 def test_env_database_url_is_used(tmp_path: Path) -> None:
     db = tmp_path / "from-env.db"
     env = clean_env(GATEKEEPER_DB=f"sqlite:///{db}")
-    proc = gatekeeper("ingest", str(NEXTEST), "--service", "s", "--run-id", "1", cwd=tmp_path, env=env)
+    proc = gatekeeper(
+        "ingest", str(NEXTEST), "--service", "s", "--run-id", "1", cwd=tmp_path, env=env
+    )
     assert proc.returncode == 0, proc.stderr
     assert sqlite_runs(db) == [("s", "1", 1)]
 
@@ -319,7 +326,17 @@ def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_locked_sqlite_waits_then_fails_clearly(tmp_path: Path) -> None:
     db = tmp_path / "h.db"
-    ok = gatekeeper("ingest", str(NEXTEST), "--service", "s", "--run-id", "0", "--db", f"sqlite:///{db}", cwd=tmp_path)
+    ok = gatekeeper(
+        "ingest",
+        str(NEXTEST),
+        "--service",
+        "s",
+        "--run-id",
+        "0",
+        "--db",
+        f"sqlite:///{db}",
+        cwd=tmp_path,
+    )
     assert ok.returncode == 0, ok.stderr
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
@@ -339,7 +356,9 @@ def test_locked_sqlite_waits_then_fails_clearly(tmp_path: Path) -> None:
 # -- concurrency ---------------------------------------------------------------------------------
 
 
-def _parallel_ingest(db_url: str, cwd: Path, run_ids: list[str]) -> list[subprocess.CompletedProcess[str]]:
+def _parallel_ingest(
+    db_url: str, cwd: Path, run_ids: list[str]
+) -> list[subprocess.CompletedProcess[str]]:
     def one(run_id: str) -> subprocess.CompletedProcess[str]:
         return gatekeeper(
             "ingest", str(NEXTEST), str(TARPAULIN), "--service", "user-service",
@@ -369,7 +388,9 @@ def test_parallel_ingest_of_the_same_run_stores_it_once_sqlite(tmp_path: Path) -
 def test_parallel_ingest_into_postgresql(tmp_path: Path, pg_url: str) -> None:
     procs = _parallel_ingest(pg_url, tmp_path, [str(i) for i in range(8)] + ["same"] * 4)
     assert all(p.returncode == 0 for p in procs), [p.stderr for p in procs]
-    expected = sorted([("user-service", str(i), 1) for i in range(8)] + [("user-service", "same", 1)])
+    expected = sorted(
+        [("user-service", str(i), 1) for i in range(8)] + [("user-service", "same", 1)]
+    )
     assert pg_runs(pg_url) == expected
 
 
@@ -388,12 +409,16 @@ def _manifest_runs(manifest: Path) -> set[tuple[str, str, int]]:
 def test_manifest_backfill_stores_every_run_once(tmp_path: Path) -> None:
     manifest = SAMPLES / "manifest.jsonl"
     db = tmp_path / "h.db"
-    proc = gatekeeper("ingest", "--manifest", str(manifest), "--json", "--db", f"sqlite:///{db}", cwd=tmp_path)
+    proc = gatekeeper(
+        "ingest", "--manifest", str(manifest), "--json", "--db", f"sqlite:///{db}", cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     expected = _manifest_runs(manifest)
     assert set(sqlite_runs(db)) == expected
     assert len(proc.stdout.strip().splitlines()) == len(expected)
-    again = gatekeeper("ingest", "--manifest", str(manifest), "--json", "--db", f"sqlite:///{db}", cwd=tmp_path)
+    again = gatekeeper(
+        "ingest", "--manifest", str(manifest), "--json", "--db", f"sqlite:///{db}", cwd=tmp_path
+    )
     assert all(json.loads(line)["stored"] is False for line in again.stdout.splitlines())
 
 

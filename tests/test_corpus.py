@@ -94,7 +94,6 @@ def _ingest(gk: Gatekeeper, entry: Entry) -> IngestOutcome:
 # -- independent counts -------------------------------------------------------------------------
 
 
-
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
@@ -204,7 +203,9 @@ def test_valid_file_ingests(gk: Gatekeeper, entry: Entry) -> None:
                 "failed": c.failed + c.errors,
                 "skipped": c.skipped,
                 # Criterion's own results are not libtest's "measured" benchmarks
-                "measured": summary["measured"] if "criterion" in entry.file else outcome.benchmarks,
+                "measured": summary["measured"]
+                if "criterion" in entry.file
+                else outcome.benchmarks,
             }
             assert got == summary
     if entry.file.startswith("cobertura/"):

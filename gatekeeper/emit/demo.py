@@ -24,7 +24,10 @@ def render_summary(services: Sequence[ServiceSummary]) -> str:
             span = f", {s.first:%Y-%m-%d} to {s.last:%Y-%m-%d}"
         lines.append(f"{s.service}: {s.runs} runs{span}; {s.red_runs} red")
         c = s.latest
-        latest = f"  latest run: {c.tests} tests, {c.failed} failed, {c.errors} errors, {c.skipped} skipped"
+        latest = (
+            f"  latest run: {c.tests} tests, {c.failed} failed, {c.errors} errors, "
+            f"{c.skipped} skipped"
+        )
         if s.line_rate is not None:
             latest += f"; line coverage {s.line_rate * 100:.1f}%"
         if s.benchmarks:

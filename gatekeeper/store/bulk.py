@@ -1,13 +1,15 @@
-"""Bulk write paths per backend: executemany straight to sqlite3, Core (psycopg) for PostgreSQL."""
+"""Bulk writes per backend: executemany straight to sqlite3; COPY through psycopg for PostgreSQL."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
 from gatekeeper.store import codec
@@ -18,11 +20,18 @@ CHUNK = 500  # bound parameters per IN (...) lookup; far below every backend's l
 # instead of hundreds of IN (...) lookups (if the service does not have many more).
 _SCAN_ABOVE = 5000
 
+# Built once, so SQLAlchemy compiles them once (a backfill inserts thousands of runs).
+_INSERT_RUN_SQLITE = (
+    sqlite.insert(RUNS)
+    .on_conflict_do_nothing(index_elements=["service", "run_id", "attempt"])
+    .returning(RUNS.c.id)
+)
+
 # A new test: (test_id, suite, name, file, first_seen as a db value).
 NewTest = tuple[str, str, str, str | None, Any]
 
 
-class Writer:
+class Writer(ABC):
     """Operations whose fastest safe form differs between SQLite and PostgreSQL."""
 
     def db_time(self, value: datetime) -> Any:
@@ -40,14 +49,16 @@ class Writer:
                 select(func.count()).select_from(TESTS).where(TESTS.c.service == service)
             ).scalar_one()
             if total <= 3 * len(test_ids):
-                return dict(conn.execute(query).tuples().all())
+                return {tid: value for tid, value in conn.execute(query)}
         found: dict[str, Any] = {}
         for chunk in chunks(list(test_ids), CHUNK):
-            found.update(conn.execute(query.where(TESTS.c.test_id.in_(chunk))).tuples().all())
+            rows = conn.execute(query.where(TESTS.c.test_id.in_(chunk)))
+            found.update((tid, value) for tid, value in rows)
         return found
 
+    @abstractmethod
     def insert_tests(self, conn: Connection, service: str, rows: list[NewTest]) -> dict[str, int]:
-        raise NotImplementedError
+        """Insert tests not seen before; return test_id -> pk for all of ``rows``."""
 
     def move_first_seen(self, conn: Connection, changes: list[tuple[int, Any]]) -> None:
         """Set first_seen of existing tests (pk, time) to an earlier time (backfills)."""
@@ -56,9 +67,9 @@ class Writer:
             [{"pk": pk, "seen": seen} for pk, seen in changes],
         )
 
+    @abstractmethod
     def insert_run(self, conn: Connection, values: dict[str, Any]) -> int | None:
         """Insert a run; None when (service, run_id, attempt) is already there (race-safe)."""
-        raise NotImplementedError
 
     def bulk(
         self, conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
@@ -108,13 +119,7 @@ class SqliteWriter(Writer):
         )
 
     def insert_run(self, conn: Connection, values: dict[str, Any]) -> int | None:
-        stmt = (
-            sqlite.insert(RUNS)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["service", "run_id", "attempt"])
-            .returning(RUNS.c.id)
-        )
-        pk: int | None = conn.execute(stmt).scalar()
+        pk: int | None = conn.execute(_INSERT_RUN_SQLITE, values).scalar()
         return pk
 
     def bulk(
@@ -127,34 +132,41 @@ class SqliteWriter(Writer):
 
 
 class PostgresWriter(Writer):
-    """PostgreSQL: other writers run concurrently; ON CONFLICT keeps it race-free."""
+    """PostgreSQL through any driver (Core only): concurrent writers; ON CONFLICT keeps it safe."""
 
     def insert_tests(self, conn: Connection, service: str, rows: list[NewTest]) -> dict[str, int]:
         # Sorted: concurrent writers then lock the same rows in the same order (no deadlock).
         rows = sorted(rows)
-        stmt = (
-            postgresql.insert(TESTS)
-            .on_conflict_do_nothing(index_elements=["service", "test_id"])
-            .returning(TESTS.c.test_id, TESTS.c.id)
-        )
+        stmt = _pg_statements()[1]
         params = [
             {"service": service, "test_id": t, "suite": s, "name": n, "file": f, "first_seen": w}
             for t, s, n, f, w in rows
         ]
-        pks: dict[str, int] = dict(conn.execute(stmt, params).tuples().all())
-        lost = [row[0] for row in rows if row[0] not in pks]
-        if lost:  # another writer inserted these meanwhile: read their ids
-            pks.update(self.known_tests(conn, service, lost, first_seen=False))
+        pks: dict[str, int] = {tid: pk for tid, pk in conn.execute(stmt, params)}
+        self._read_lost(conn, service, rows, pks)
         return pks
 
-    def insert_run(self, conn: Connection, values: dict[str, Any]) -> int | None:
-        stmt = (
-            postgresql.insert(RUNS)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["service", "run_id", "attempt"])
-            .returning(RUNS.c.id)
+    def _read_lost(
+        self, conn: Connection, service: str, rows: list[NewTest], pks: dict[str, int]
+    ) -> None:
+        """Tests another writer inserted meanwhile: read their ids, keep the earlier first_seen."""
+        lost = [row for row in rows if row[0] not in pks]
+        if not lost:
+            return
+        pks.update(self.known_tests(conn, service, [row[0] for row in lost], first_seen=False))
+        conn.execute(
+            update(TESTS)
+            .where(
+                TESTS.c.service == service,
+                TESTS.c.test_id == bindparam("tid"),
+                TESTS.c.first_seen > bindparam("seen"),
+            )
+            .values(first_seen=bindparam("seen")),
+            [{"tid": row[0], "seen": row[4]} for row in lost],
         )
-        pk: int | None = conn.execute(stmt).scalar()
+
+    def insert_run(self, conn: Connection, values: dict[str, Any]) -> int | None:
+        pk: int | None = conn.execute(_pg_statements()[0], values).scalar()
         return pk
 
 
@@ -202,9 +214,7 @@ class PsycopgWriter(PostgresWriter):
                 (service,),
             )
             pks: dict[str, int] = dict(cur.fetchall())
-        lost = [row[0] for row in rows if row[0] not in pks]
-        if lost:  # another writer inserted these meanwhile: read their ids
-            pks.update(self.known_tests(conn, service, lost, first_seen=False))
+        self._read_lost(conn, service, rows, pks)
         return pks
 
     def bulk(
@@ -223,6 +233,25 @@ def _raw(conn: Connection) -> Any:
     raw = conn.connection.driver_connection
     assert raw is not None
     return raw
+
+
+@cache
+def _pg_statements() -> tuple[Any, Any]:
+    """Insert-or-skip statements for runs and tests, built (and compiled) once, on first use:
+    the PostgreSQL dialect is not imported by SQLite users."""
+    from sqlalchemy.dialects import postgresql
+
+    runs = (
+        postgresql.insert(RUNS)
+        .on_conflict_do_nothing(index_elements=["service", "run_id", "attempt"])
+        .returning(RUNS.c.id)
+    )
+    tests = (
+        postgresql.insert(TESTS)
+        .on_conflict_do_nothing(index_elements=["service", "test_id"])
+        .returning(TESTS.c.test_id, TESTS.c.id)
+    )
+    return runs, tests
 
 
 def writer_for(conn: Connection) -> Writer:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -355,8 +355,7 @@ class HistoryStore:
     def services(self) -> list[str]:
         """Every service with at least one stored run, sorted."""
         with self._transaction("listing services") as conn:
-            rows = conn.execute(select(RUNS.c.service).distinct().order_by(RUNS.c.service))
-            return [r[0] for r in rows]
+            return sorted(r[0] for r in conn.execute(select(RUNS.c.service).distinct()))
 
     def runs(
         self,
@@ -405,7 +404,7 @@ class HistoryStore:
             ]
 
     def run_results(self, run_pk: int) -> list[model.TestResult]:
-        """A run's test results, sorted by test id; a test's attempts in order (by ``retry``)."""
+        """A run's test results, sorted by test id (code points, as Python sorts), then retry."""
         query = (
             select(
                 TESTS.c.test_id,
@@ -421,11 +420,11 @@ class HistoryStore:
             )
             .join(TESTS, TESTS.c.id == RESULTS.c.test_fk)
             .where(RESULTS.c.run_fk == run_pk)
-            .order_by(TESTS.c.test_id, RESULTS.c.retry, RESULTS.c.id)
+            .order_by(RESULTS.c.id)
         )
         outcomes = codec.OUTCOMES_BY_CODE
         with self._transaction("reading a run's results") as conn:
-            return [
+            results = [
                 model.TestResult(
                     test_id=row[0],
                     suite=row[1],
@@ -440,6 +439,10 @@ class HistoryStore:
                 )
                 for row in conn.execute(query)
             ]
+        # Sorted here, not in SQL: PostgreSQL would sort by its collation (en_US puts
+        # "a_b" after "aB"), SQLite by bytes; this way both backends agree.
+        results.sort(key=_result_order)
+        return results
 
     def test_history(
         self,
@@ -462,11 +465,12 @@ class HistoryStore:
         service: str | None = None,
         since: datetime | None = None,
         branch: str | None = None,
-    ) -> Iterator[model.TestExecution]:
-        """Every test execution, streamed, ordered by service, test id, then time (oldest first).
+    ) -> Generator[model.TestExecution, None, None]:
+        """Every test execution, streamed: grouped by service and test id (in the database's
+        sort order for text), each test's executions oldest first (run time, run, retry).
 
         Rows are fetched in batches while iterating; the database connection is held until the
-        iterator is exhausted or closed.
+        generator is exhausted or closed (``close()``).
         """
         query = _executions_query(service=service, branch=branch, since=since)
         with self._transaction("reading test executions") as conn:
@@ -632,6 +636,10 @@ def _result_rows(
 
 
 _by_test = itemgetter(1)
+
+
+def _result_order(r: model.TestResult) -> tuple[str, int]:
+    return (r.test_id, r.retry)
 
 
 def run_counts(tests: Sequence[model.TestResult]) -> model.RunCounts:

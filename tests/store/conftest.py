@@ -26,7 +26,7 @@ def pg_admin() -> str:
         psycopg.connect(PG_ADMIN, connect_timeout=3).close()
     except psycopg.OperationalError as err:
         pytest.fail(
-            f"PostgreSQL is not reachable at {PG_HOST} ({str(err).strip()}); "
+            f"PostgreSQL is not reachable at {PG_HOST} ({str(err).strip().splitlines()[0]}); "
             f"start it with: {START_PG}",
             pytrace=False,
         )
@@ -38,7 +38,15 @@ def pg_database(pg_admin: str) -> Iterator[str]:
     """A database of its own for each test module, dropped afterwards; yields its libpq URL."""
     name = f"gk_test_{secrets.token_hex(6)}"
     with psycopg.connect(pg_admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            # A linguistic collation, as most servers have, so that no test can lean on
+            # PostgreSQL sorting text the way Python (and SQLite) do.
+            conn.execute(
+                f'CREATE DATABASE "{name}" TEMPLATE template0 '
+                "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+            )
+        except psycopg.Error:  # a server built without ICU
+            conn.execute(f'CREATE DATABASE "{name}"')
     try:
         yield f"postgresql://postgres@{PG_HOST}/{name}"
     finally:

@@ -123,8 +123,7 @@ def test_a_report_passed_as_the_database(realworld: Path, tmp_path: Path, sample
 # -- PostgreSQL servers --------------------------------------------------------------------------
 
 
-@pytest.mark.postgres
-def test_nothing_listening(pg_admin: str) -> None:
+def test_nothing_listening() -> None:
     started = time.monotonic()
     with pytest.raises(DatabaseUnavailableError) as caught:
         open_store("postgresql://ci:hunter2@127.0.0.1:1/gate")

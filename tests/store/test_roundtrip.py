@@ -102,6 +102,14 @@ def test_nonsense_floats_become_none_and_bad_text_is_made_storable(store: Histor
     assert by_id["s::nul"].message == "captured\ufffdstdout \ufffd"
 
 
+def test_results_sort_the_same_on_every_backend(store: HistoryStore) -> None:
+    ids = ["s::ab", "s::aB", "s::a_b", "s::Ab", "s::a b", "s::ä", "s::z", "s::10", "s::9"]
+    tests = [result(t) for t in ids]
+    store.save_runs([run("1", tests=tests)])
+    (stored,) = store.runs()
+    assert [r.test_id for r in store.run_results(stored.pk)] == sorted(ids)
+
+
 def test_many_results_roundtrip(store: HistoryStore) -> None:
     tests = many_results(3000, failing_every=7)
     store.save_runs([run("big", tests=tests)])

@@ -76,9 +76,19 @@ def test_buildkite_retry_count_is_zero_based() -> None:
 
 
 def test_circleci() -> None:
-    env = {"CIRCLECI": "true", "CIRCLE_SHA1": "d" * 40, "CIRCLE_BRANCH": "dev", "CIRCLE_BUILD_NUM": "9"}
+    env = {
+        "CIRCLECI": "true",
+        "CIRCLE_SHA1": "d" * 40,
+        "CIRCLE_BRANCH": "dev",
+        "CIRCLE_BUILD_NUM": "9",
+    }
     meta = ci.detect(env)
-    assert (meta.provider, meta.commit, meta.branch, meta.run_id) == ("circleci", "d" * 40, "dev", "9")
+    assert (meta.provider, meta.commit, meta.branch, meta.run_id) == (
+        "circleci",
+        "d" * 40,
+        "dev",
+        "9",
+    )
 
 
 def test_jenkins_strips_the_remote_from_git_branch() -> None:
