@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -258,6 +259,23 @@ class RunCounts:
 
     @classmethod
     def of(cls, results: tuple[TestResult, ...] | list[TestResult]) -> RunCounts:
+        if not any(r.retry for r in results):
+            # The common case, and a hot path (a 100,000-test run): one attempt per test
+            # unless an id repeats, and then the slow path below decides.
+            by_outcome = Counter(r.outcome for r in results)
+            if len({r.test_id for r in results}) == len(results):
+                return cls(
+                    tests=len(results),
+                    passed=by_outcome[Outcome.PASSED],
+                    failed=by_outcome[Outcome.FAILED],
+                    errors=by_outcome[Outcome.ERROR],
+                    skipped=by_outcome[Outcome.SKIPPED],
+                )
+        return cls.of_attempts(results)
+
+    @classmethod
+    def of_attempts(cls, results: tuple[TestResult, ...] | list[TestResult]) -> RunCounts:
+        """The general rule: group attempts by test id; the highest retry is final."""
         final: dict[str, TestResult] = {}
         attempts: dict[str, list[Outcome]] = {}
         for r in results:

@@ -15,10 +15,9 @@ Adding a format adds a module and one line in ``_MODULES``.
 from __future__ import annotations
 
 import importlib
+import re
 from types import ModuleType
 from typing import Protocol, cast
-
-import re
 
 from gatekeeper.errors import EmptyReportError, UnknownFormatError, UnsafeInputError
 from gatekeeper.model import ParsedReport
@@ -67,6 +66,7 @@ def detect(head: bytes, source: str) -> str:
         raise EmptyReportError(
             source, "the file is empty", hint="did the test step write its report?"
         )
+    order: tuple[tuple[str, ...], ...]
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
         order = (_XML_FORMATS, tuple(n for n in _MODULES if n not in _XML_FORMATS))
     else:

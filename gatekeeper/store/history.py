@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-from collections import Counter
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -256,7 +255,7 @@ class HistoryStore:
         now: datetime,
     ) -> bool:
         meta = run.meta
-        counts = run_counts(run.tests)
+        counts = model.RunCounts.of(run.tests)
         run_pk = writer.insert_run(
             conn,
             {
@@ -640,20 +639,6 @@ _by_test = itemgetter(1)
 
 def _result_order(r: model.TestResult) -> tuple[str, int]:
     return (r.test_id, r.retry)
-
-
-def run_counts(tests: Sequence[model.TestResult]) -> model.RunCounts:
-    """``model.RunCounts.of(tests)``, several times faster in the usual case: no retries."""
-    if any(r.retry for r in tests) or len({r.test_id for r in tests}) != len(tests):
-        return model.RunCounts.of(tuple(tests))
-    by = Counter(r.outcome for r in tests)
-    return model.RunCounts(
-        tests=len(tests),
-        passed=by[model.Outcome.PASSED],
-        failed=by[model.Outcome.FAILED],
-        errors=by[model.Outcome.ERROR],
-        skipped=by[model.Outcome.SKIPPED],
-    )
 
 
 def _benchmark_row(run_pk: int, b: model.BenchmarkResult) -> tuple[Any, ...]:

@@ -8,9 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gatekeeper import model
 from gatekeeper.store import codec
-from gatekeeper.store.history import run_counts
 
 # -- line ranges --------------------------------------------------------------------------------
 
@@ -116,34 +114,3 @@ def test_finite() -> None:
     assert codec.finite(float("nan")) is None
     assert codec.finite(float("inf")) is None
     assert codec.finite(None) is None
-
-
-# -- counts ---------------------------------------------------------------------------------------
-
-_results = st.lists(
-    st.builds(
-        lambda i, outcome, retry: model.TestResult(
-            test_id=f"t{i}", suite="s", name=f"t{i}", outcome=outcome, retry=retry
-        ),
-        st.integers(0, 6),
-        st.sampled_from(list(model.Outcome)),
-        st.integers(0, 2),
-    ),
-    max_size=30,
-)
-
-
-@given(_results)
-def test_run_counts_agree_with_the_model(results: list[model.TestResult]) -> None:
-    assert run_counts(results) == model.RunCounts.of(tuple(results))
-
-
-def test_run_counts_fast_path_counts_every_outcome() -> None:
-    results = [
-        model.TestResult(f"t{i}", "s", f"t{i}", outcome)
-        for i, outcome in enumerate(
-            [model.Outcome.PASSED] * 3 + [model.Outcome.FAILED, model.Outcome.ERROR]
-            + [model.Outcome.SKIPPED] * 2
-        )
-    ]  # fmt: skip
-    assert run_counts(results) == model.RunCounts(tests=7, passed=3, failed=1, errors=1, skipped=2)

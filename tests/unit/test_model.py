@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from gatekeeper import model
 from gatekeeper.model import Outcome, RunCounts, TestResult, make_test_id, rust_binary_name
 
 
@@ -47,3 +50,34 @@ def test_counts_use_the_final_attempt_and_see_flakiness() -> None:
     c = RunCounts.of(results)
     assert (c.tests, c.passed, c.failed, c.errors, c.skipped) == (5, 2, 1, 1, 1)
     assert (c.retried, c.flaky) == (2, 1)
+
+
+_results = st.lists(
+    st.builds(
+        lambda i, outcome, retry: model.TestResult(
+            test_id=f"t{i}", suite="s", name=f"t{i}", outcome=outcome, retry=retry
+        ),
+        st.integers(0, 6),
+        st.sampled_from(list(model.Outcome)),
+        st.integers(0, 2),
+    ),
+    max_size=30,
+)
+
+
+@given(_results)
+def test_the_fast_path_agrees_with_the_general_rule(results: list[model.TestResult]) -> None:
+    assert model.RunCounts.of(results) == model.RunCounts.of_attempts(results)
+
+
+def test_run_counts_fast_path_counts_every_outcome() -> None:
+    results = [
+        model.TestResult(f"t{i}", "s", f"t{i}", outcome)
+        for i, outcome in enumerate(
+            [model.Outcome.PASSED] * 3 + [model.Outcome.FAILED, model.Outcome.ERROR]
+            + [model.Outcome.SKIPPED] * 2
+        )
+    ]  # fmt: skip
+    assert model.RunCounts.of(results) == model.RunCounts(
+        tests=7, passed=3, failed=1, errors=1, skipped=2
+    )
