@@ -7,7 +7,7 @@ import math
 import re
 from typing import Any
 
-from gatekeeper.errors import ReportParseError
+from gatekeeper.errors import ReportParseError, WrongFormatError
 from gatekeeper.model import Direction
 
 # Criterion prints µ as U+00B5 (MICRO SIGN); hand-written and other tools use U+03BC (GREEK MU).
@@ -116,3 +116,21 @@ def load_json(data: bytes, source: str, what: str) -> Any:
 def head_text(head: bytes) -> str:
     """The sniffed head as text: BOM dropped, undecodable bytes replaced (sniffers never raise)."""
     return head.decode("utf-8", errors="replace").lstrip("\ufeff")
+
+
+def load_benchmarks_list(
+    data: bytes, source: str, what: str, hint: str
+) -> tuple[dict[str, Any], list[Any]]:
+    """A JSON document that must be an object with a ``benchmarks`` list (pytest-benchmark,
+    Google Benchmark): the document and the list, or a WrongFormatError naming what is missing."""
+    doc = load_json(data, source, what)
+    if not isinstance(doc, dict):
+        raise WrongFormatError(
+            source,
+            f"expected a JSON object with 'benchmarks', found a JSON {type(doc).__name__}",
+            hint=hint,
+        )
+    rows = doc.get("benchmarks")
+    if not isinstance(rows, list):
+        raise WrongFormatError(source, f"no 'benchmarks' list: not {what}", hint=hint)
+    return doc, rows

@@ -9,7 +9,7 @@ from typing import Any
 
 from gatekeeper.errors import WrongFormatError
 from gatekeeper.model import BenchmarkResult, Direction, ParsedReport, SpreadKind
-from gatekeeper.parsers._units import head_text, json_number, load_json, to_ns
+from gatekeeper.parsers._units import head_text, json_number, load_benchmarks_list, to_ns
 
 NAME = "google-benchmark"
 
@@ -200,20 +200,12 @@ def _group(doc: dict[str, Any]) -> str:
 
 
 def parse(data: bytes, source: str) -> ParsedReport:
-    doc = load_json(data, source, "Google Benchmark JSON")
-    if not isinstance(doc, dict):
-        raise WrongFormatError(
-            source,
-            f"expected a JSON object with 'benchmarks', found a JSON {type(doc).__name__}",
-            hint="write it with --benchmark_out=FILE --benchmark_out_format=json",
-        )
-    rows = doc.get("benchmarks")
-    if not isinstance(rows, list):
-        raise WrongFormatError(
-            source,
-            "no 'benchmarks' list: not Google Benchmark JSON",
-            hint="write it with --benchmark_out=FILE --benchmark_out_format=json",
-        )
+    doc, rows = load_benchmarks_list(
+        data,
+        source,
+        "Google Benchmark JSON",
+        hint="write it with --benchmark_out=FILE --benchmark_out_format=json",
+    )
     reader = _Reader(source)
     if not rows:
         # Like a JUnit file with no test case: a valid report of nothing, kept with a warning.

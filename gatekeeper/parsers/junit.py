@@ -19,6 +19,7 @@ from gatekeeper.errors import (
     WrongFormatError,
 )
 from gatekeeper.model import Outcome, ParsedReport, TestResult, make_test_id, rust_binary_name
+from gatekeeper.parsers._rust import failure_from_output
 
 NAME = "junit"
 
@@ -591,6 +592,7 @@ def _reader(read: _Read, prolog_has_doctype: bool) -> _Target:
             file,
             _int(line),
             dialect == _CARGO2JUNIT,
+            dialect != _GENERIC,
         )
         items = None
 
@@ -630,6 +632,7 @@ def _attempts(
     file: str | None,
     line: int | None,
     body_first: bool,
+    rust: bool = False,
 ) -> int:
     """Append one result per attempt of a testcase; return the next retry number.
 
@@ -677,6 +680,13 @@ def _attempts(
         # a passing (or skipped) main result is the last attempt, a failing one the first
         attempts = [*before, main, *after] if main[0].is_failure else [*before, *after, main]
     for outcome, seconds_, message, kind in attempts:
+        if rust and message and outcome.is_failure:
+            # The panic text, as the libtest parser keeps it: without the `thread 'x' (id)
+            # panicked at` header, whose thread id changes on every run.
+            panic = failure_from_output(message.splitlines())
+            message = panic.message or message
+            if file is None and line is None and panic.file:
+                file, line = panic.file, panic.line
         append(_result(test_id, suite, name, outcome, seconds_, message, kind, retry, file, line))
         retry += 1
     return retry

@@ -7,7 +7,7 @@ from typing import Any
 
 from gatekeeper.errors import WrongFormatError
 from gatekeeper.model import BenchmarkResult, Direction, ParsedReport, SpreadKind
-from gatekeeper.parsers._units import head_text, json_number, load_json
+from gatekeeper.parsers._units import head_text, json_number, load_benchmarks_list
 
 NAME = "pytest-benchmark"
 
@@ -107,20 +107,9 @@ def _result(source: str, index: int, bench: Any, warnings: list[str]) -> Benchma
 
 
 def parse(data: bytes, source: str) -> ParsedReport:
-    doc = load_json(data, source, "pytest-benchmark JSON")
-    if not isinstance(doc, dict):
-        raise WrongFormatError(
-            source,
-            f"expected a JSON object with 'benchmarks', found a JSON {type(doc).__name__}",
-            hint="is this the file of --benchmark-json?",
-        )
-    benches = doc.get("benchmarks")
-    if not isinstance(benches, list):
-        raise WrongFormatError(
-            source,
-            "no 'benchmarks' list: not pytest-benchmark JSON",
-            hint="is this the file of --benchmark-json?",
-        )
+    _doc, benches = load_benchmarks_list(
+        data, source, "pytest-benchmark JSON", hint="is this the file of --benchmark-json?"
+    )
     warnings: list[str] = []
     if not benches:
         # Like a JUnit file with no test case: a valid report of nothing, kept with a warning.
