@@ -136,5 +136,7 @@ def test_bad_lock_timeout_in_the_environment() -> None:
 
 
 def test_unknown_format_flag(gk: Gatekeeper) -> None:
-    with pytest.raises(errors.UnknownFormatError, match=r"^zero_tests\.xml: unknown format 'xunit'"):
+    with pytest.raises(
+        errors.UnknownFormatError, match=r"^zero_tests\.xml: unknown format 'xunit'"
+    ):
         gk.ingest(["zero_tests.xml"], MetaFlags(service="s"), fmt="xunit")
