@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from gatekeeper import ci, parsers
 from gatekeeper.config import Settings
 from gatekeeper.errors import (
+    ConfigError,
     InputError,
     ManifestError,
     MetadataError,
@@ -134,6 +135,11 @@ class Gatekeeper:
 
     def collect(self, patterns: Sequence[str], fmt: str = "auto") -> list[ReportFile]:
         """Files, globs or folders -> report files; a pattern that matches nothing is an error."""
+        if fmt != "auto" and fmt not in parsers.FORMATS:
+            raise ConfigError(
+                f"--format {fmt}: not a format gatekeeper reads",
+                hint="choose one of: auto, " + ", ".join(parsers.FORMATS),
+            )
         found: list[ReportFile] = []
         seen: set[Path] = set()
         for pattern in patterns:

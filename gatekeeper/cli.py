@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from gatekeeper.errors import GatekeeperError
+from gatekeeper.parsers import FORMATS
 
 if TYPE_CHECKING:
-    from gatekeeper.api import Gatekeeper
+    from gatekeeper.api import Gatekeeper, Progress
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="gatekeeper",
@@ -82,7 +86,13 @@ def ingest(
         str | None, typer.Option(help="When the run happened, ISO 8601 (default: now).")
     ] = None,
     fmt: Annotated[
-        str, typer.Option("--format", help="Report format, or auto to detect it from the content.")
+        str,
+        typer.Option(
+            "--format",
+            help="Report format, or auto to detect it from each file's content: "
+            + ", ".join(("auto", *FORMATS))
+            + ".",
+        ),
     ] = "auto",
     manifest: Annotated[
         Path | None,
@@ -122,13 +132,14 @@ def ingest(
         typer.echo(json.dumps(json_object(o)) if as_json else summary_line(o))
 
 
-def _with_progress(work, label: str):  # type: ignore[no-untyped-def]
+def _with_progress(work: Callable[[Progress | None], T], label: str) -> T:
     """Run ``work(progress_callback)`` with a progress bar when stderr is a terminal."""
     if not sys.stderr.isatty():
         return work(None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
+    from rich.progress import Progress as ProgressBar
 
-    with Progress(
+    with ProgressBar(
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
