@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import csv
-import time
+import re
 from dataclasses import FrozenInstanceError
 from pathlib import Path
+from typing import Any
 from xml.etree.ElementTree import Element
 
 import pytest
@@ -806,10 +807,8 @@ def _everything_said(err: BaseException) -> str:
 
 
 def test_billion_laughs_is_refused_without_expanding() -> None:
-    started = time.perf_counter()
     with pytest.raises(UnsafeInputError) as caught:
         parse(BILLION_LAUGHS, "bomb.xml")
-    assert time.perf_counter() - started < 1.0
     said = _everything_said(caught.value)
     assert "lollol" not in said
     assert str(caught.value).startswith("bomb.xml:2: the DOCTYPE declares XML entities")
@@ -845,10 +844,8 @@ def test_xxe_is_refused_and_nothing_is_read(doctype: str) -> None:
         '<testcase name="t"><failure message="&xxe;">&xxe;</failure></testcase>'
         "</testsuite></testsuites>"
     )
-    started = time.perf_counter()
     with pytest.raises(UnsafeInputError) as caught:
         parse(xml, "xxe.xml")
-    assert time.perf_counter() - started < 1.0  # no network wait either
     assert caught.value.line == 2
     assert _passwd_line() not in _everything_said(caught.value)
 
@@ -889,9 +886,7 @@ def test_external_dtd_without_entities_is_not_fetched() -> None:
         '<!DOCTYPE testsuites SYSTEM "http://127.0.0.1:9/junit.dtd">\n'
         '<testsuites><testsuite name="S"><testcase name="t"/></testsuite></testsuites>'
     )
-    started = time.perf_counter()
     assert only(parse(xml)).test_id == "S::t"
-    assert time.perf_counter() - started < 1.0
     local = xml.replace("http://127.0.0.1:9/junit.dtd", "file:///etc/passwd")
     report = parse(local)
     assert _passwd_line() not in repr(report)
@@ -1099,3 +1094,45 @@ def test_a_doctype_the_byte_scan_missed_stops_the_parse() -> None:
         etree.fromstring(b"<!DOCTYPE testsuites><testsuites/>", junit._parser(target))
     seen = junit._reader(junit._Read(), prolog_has_doctype=True)
     etree.fromstring(b"<!DOCTYPE testsuites><testsuites/>", junit._parser(seen))
+
+
+# ---------------------------------------------------------------------------------------------
+# Cross-check with junitparser, an independent JUnit reader (too slow for the hot path)
+# ---------------------------------------------------------------------------------------------
+
+
+def _junitparser_names(path: Path) -> set[str]:
+    import junitparser
+
+    doc = junitparser.JUnitXml.fromfile(str(path))
+    names: set[str] = set()
+
+    def walk(suite: Any) -> None:
+        for child in suite:
+            if isinstance(child, junitparser.TestSuite):
+                walk(child)
+            elif child.name:
+                names.add(child.name)
+
+    for suite in [doc] if isinstance(doc, junitparser.TestSuite) else list(doc):
+        walk(suite)
+    return names
+
+
+def _valid_junit_files() -> list[str]:
+    with (CORPUS / "MANIFEST.tsv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
+    broken = re.compile(r"MALFORMED|MALICIOUS|NOT JUnit|0-byte")
+    return [
+        r["file"] for r in rows if r["file"].startswith("junit/") and not broken.search(r["notes"])
+    ]
+
+
+@pytest.mark.parametrize("name", _valid_junit_files())
+def test_junitparser_sees_the_same_tests(realworld: Path, name: str) -> None:
+    path = realworld / name
+    ours = {t.name for t in junit.parse(path.read_bytes(), name).tests if t.name != "(suite)"}
+    # cargo2junit and libtest's own JUnit split the libtest path into (classname, name); we
+    # rebuild the path, junitparser keeps the last segment: compare last segments.
+    last = {n.rsplit("::", 1)[-1] for n in ours}
+    assert {n.rsplit("::", 1)[-1] for n in _junitparser_names(path)} == last
