@@ -106,7 +106,7 @@ def ingest(
 ) -> None:
     """Store the reports of a CI run in the history (idempotent on service, run id, attempt)."""
     from gatekeeper.api import MetaFlags, parse_timestamp
-    from gatekeeper.emit.ingest import json_object, summary_line
+    from gatekeeper.emit.ingest import json_object, summary_line, total_line
 
     gk = _gatekeeper(db, lock_timeout, service)
     try:
@@ -130,6 +130,8 @@ def ingest(
         for w in o.warnings:
             _warn(w)
         typer.echo(json.dumps(json_object(o)) if as_json else summary_line(o))
+    if len(outcomes) > 1 and not as_json:
+        typer.echo(total_line(outcomes))
 
 
 def _with_progress(work: Callable[[Progress | None], T], label: str) -> T:
