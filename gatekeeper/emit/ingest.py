@@ -72,7 +72,7 @@ def json_object(o: IngestOutcome) -> dict[str, Any]:
 
 
 def total_line(outcomes: list[IngestOutcome]) -> str:
-    """After a backfill: ``96 runs: 95 stored, 1 already in the history (3,412 test results stored)``."""
+    """After a backfill: ``96 runs: 95 stored, 1 already in the history (3,412 ... stored)``."""
     stored = sum(1 for o in outcomes if o.stored)
     results = sum(o.counts.tests for o in outcomes if o.stored)
     return (
