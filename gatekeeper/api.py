@@ -6,9 +6,10 @@ import glob
 import hashlib
 import json
 import os
+import stat
 import subprocess
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,10 +18,12 @@ from gatekeeper import ci, parsers
 from gatekeeper.config import Settings
 from gatekeeper.errors import (
     ConfigError,
+    EmptyReportError,
     InputError,
     ManifestError,
     MetadataError,
     NoReportsError,
+    RunConflictError,
     UnknownFormatError,
 )
 from gatekeeper.model import (
@@ -41,6 +44,11 @@ if TYPE_CHECKING:
     from gatekeeper.store import HistoryStore
 
 Progress = Callable[[int, int], None]  # (done, total)
+FORMATS = parsers.FORMATS
+MAX_ATTEMPT = 10_000  # more re-runs of one CI run than any CI allows: a typo, not an attempt
+# In a folder, an empty file with one of these names was meant to be a report: refuse it rather
+# than pass it over, so a test step that wrote nothing does not go unnoticed.
+_REPORT_SUFFIXES = (".xml", ".json", ".jsonl", ".log", ".txt")
 
 # Directories never worth walking into when a folder of reports is given.
 _SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv", ".gatekeeper"}
@@ -70,12 +78,25 @@ def parse_timestamp(value: str, where: str) -> datetime:
     """ISO 8601 (a trailing Z allowed); naive times are taken as UTC."""
     try:
         ts = datetime.fromisoformat(value.strip())
-    except ValueError as err:
+        return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    except (ValueError, OverflowError) as err:
         raise MetadataError(
-            f"{where}: timestamp {value!r} is not ISO 8601",
+            f"{where}: timestamp {value!r} is not an ISO 8601 time gatekeeper can store",
             hint="write it like 2026-11-27T10:50:00Z",
         ) from err
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:  # a dangling link, a link loop, no permission
+        return False
+
+
+def _criterion_history(path: Path) -> bool:
+    """Criterion's previous run (base/) and comparison (change/): not this run's results."""
+    parts = path.parts
+    return "criterion" in parts and any(p in _CRITERION_SKIP for p in parts)
 
 
 def _git(args: Sequence[str], cwd: Path) -> str | None:
@@ -133,29 +154,49 @@ class Gatekeeper:
 
     # -- ingest ---------------------------------------------------------------------------------
 
-    def collect(self, patterns: Sequence[str], fmt: str = "auto") -> list[ReportFile]:
-        """Files, globs or folders -> report files; a pattern that matches nothing is an error."""
+    def collect(
+        self, patterns: Sequence[str], fmt: str = "auto"
+    ) -> tuple[list[ReportFile], list[str]]:
+        """Files, globs or folders -> report files, and notes on what was passed over.
+
+        A pattern that matches nothing is an error; so is an empty report-like file in a folder.
+        """
         if fmt != "auto" and fmt not in parsers.FORMATS:
             raise ConfigError(
                 f"--format {fmt}: not a format gatekeeper reads",
                 hint="choose one of: auto, " + ", ".join(parsers.FORMATS),
             )
         found: list[ReportFile] = []
+        notes: list[str] = []
         seen: set[Path] = set()
         for pattern in patterns:
             path = self.cwd / pattern
             if path.is_dir():
-                files = self._walk(path, fmt)
+                files, skipped = self._walk(path, fmt)
+                if skipped:
+                    shown = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+                    notes.append(
+                        f"{pattern}: passed over {len(skipped)} file(s) that are not reports: "
+                        f"{shown}"
+                    )
                 if not files:
                     raise NoReportsError(
                         f"{pattern}: the directory holds no report gatekeeper can read",
                         hint="point at the report files, or pass --format",
                     )
+            elif path.exists() and not _is_regular(path):
+                raise NoReportsError(
+                    f"{pattern}: not a regular file", hint="name the report file itself"
+                )
             elif path.is_file():
                 files = [ReportFile(path, fmt)]
             elif glob.has_magic(pattern):
                 matches = sorted(glob.glob(str(path), recursive=True))
-                files = [ReportFile(Path(m), fmt) for m in matches if Path(m).is_file()]
+                files = [
+                    ReportFile(Path(m), fmt)
+                    for m in matches
+                    if _is_regular(Path(m)) and not _criterion_history(Path(m))
+                ]
                 if not files:
                     raise NoReportsError(
                         f"{pattern}: the pattern matched no file",
@@ -175,10 +216,11 @@ class Gatekeeper:
             raise NoReportsError(
                 "no report files given", hint="name the report files, globs or folders to read"
             )
-        return found
+        return found, notes
 
-    def _walk(self, root: Path, fmt: str) -> list[ReportFile]:
+    def _walk(self, root: Path, fmt: str) -> tuple[list[ReportFile], list[str]]:
         out: list[ReportFile] = []
+        skipped: list[str] = []
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(
                 d
@@ -189,17 +231,25 @@ class Gatekeeper:
             )
             for name in sorted(filenames):
                 path = Path(dirpath) / name
+                if not _is_regular(path):  # FIFOs, sockets, dangling links: never opened
+                    continue
                 if fmt != "auto":
                     out.append(ReportFile(path, fmt))
                     continue
                 try:
                     with path.open("rb") as fh:
                         head = fh.read(parsers.HEAD_BYTES)
-                    parsers.detect(head, str(path))
+                    parsers.detect(head, self._display(path))
+                except EmptyReportError:
+                    if name.lower().endswith(_REPORT_SUFFIXES):
+                        raise
+                    skipped.append(name)
+                    continue
                 except (InputError, OSError):
-                    continue  # in a folder, files that are not reports are passed over
+                    skipped.append(name)  # in a folder, files that are not reports are passed over
+                    continue
                 out.append(ReportFile(path, fmt))
-        return out
+        return out, skipped
 
     def _display(self, path: Path) -> str:
         try:
@@ -246,14 +296,15 @@ class Gatekeeper:
             branch = git_branch if git_branch not in (None, "HEAD") else None
         run_id = flags.run_id or from_ci.run_id
         if not run_id:
-            # Outside CI: the same report files make the same run, so re-ingesting is a no-op.
-            digest = hashlib.sha256()
-            for s in sorted(sources, key=lambda s: s.sha256):
-                digest.update(s.sha256.encode())
+            # Outside CI: the same reports of the same service, commit and branch make the same
+            # run, so ingesting them again is a no-op.
+            digest = hashlib.sha256(f"{service}\0{commit}\0{branch}".encode())
+            for sha in sorted(s.sha256 for s in sources):
+                digest.update(sha.encode())
             run_id = "local-" + digest.hexdigest()[:12]
         attempt = flags.attempt if flags.attempt is not None else (from_ci.attempt or 1)
-        if attempt < 1:
-            raise MetadataError(f"attempt {attempt}: must be 1 or more")
+        if not 1 <= attempt <= MAX_ATTEMPT:
+            raise MetadataError(f"attempt {attempt}: must be between 1 and {MAX_ATTEMPT:,}")
         return RunMeta(
             service=service,
             run_id=run_id,
@@ -265,20 +316,23 @@ class Gatekeeper:
             url=from_ci.url,
         )
 
-    def build_run(self, reports: Sequence[ReportFile], flags: MetaFlags) -> Run:
+    def build_run(
+        self, reports: Sequence[ReportFile], flags: MetaFlags, notes: Sequence[str] = ()
+    ) -> Run:
         parsed: list[ParsedReport] = []
         sources: list[SourceFile] = []
         for report in reports:
             p, s = self.parse_file(report)
             parsed.append(p)
             sources.append(s)
-        return assemble_run(self.resolve_meta(flags, sources), parsed, sources)
+        return assemble_run(self.resolve_meta(flags, sources), parsed, sources, notes)
 
     def ingest(
         self, patterns: Sequence[str], flags: MetaFlags, fmt: str = "auto"
     ) -> list[IngestOutcome]:
         """Parse every report first, then store the run in one transaction (all or nothing)."""
-        run = self.build_run(self.collect(patterns, fmt), flags)
+        reports, notes = self.collect(patterns, fmt)
+        run = self.build_run(reports, flags, notes)
         return self.save([run])
 
     def ingest_manifest(
@@ -293,10 +347,11 @@ class Gatekeeper:
             parsed: list[ParsedReport] = []
             sources: list[SourceFile] = []
             for path in paths:
-                if not path.is_file():
+                if not _is_regular(path):
+                    problem = "is not a file" if path.exists() else "does not exist"
                     raise ManifestError(
                         self._display(manifest),
-                        f"{self._display(path)} does not exist",
+                        f"{self._display(path)} {problem}",
                         hint="paths in a manifest are relative to the manifest's folder",
                     )
                 p, s = self.parse_file(ReportFile(path, fmt))
@@ -315,22 +370,75 @@ class Gatekeeper:
         return _history_summary(self.store)
 
     def save(self, runs: Sequence[Run]) -> list[IngestOutcome]:
+        """Store runs in one transaction. A run already stored from the same reports is skipped;
+        one stored from *other* reports is an error, never a silent loss of the new ones."""
+        for run in runs:
+            self._check_not_conflicting(run)
         stored = self.store.save_runs(runs)
         return [outcome_of(run, was_stored) for run, was_stored in zip(runs, stored, strict=True)]
 
+    def _check_not_conflicting(self, run: Run) -> None:
+        m = run.meta
+        existing = self.store.find_run(m.service, m.run_id, m.attempt)
+        if existing is None:
+            return
+        stored = {s.sha256 for s in self.store.run_sources(existing.pk)}
+        if stored != {s.sha256 for s in run.sources}:
+            raise RunConflictError(
+                f"{m.service} run {m.run_id} attempt {m.attempt}: already stored from other "
+                "report files; a run is stored once, from all of its reports",
+                hint="ingest all of a job's reports in one call, or give each job its own --run-id",
+            )
+
 
 def assemble_run(
-    meta: RunMeta, parsed: Sequence[ParsedReport], sources: Sequence[SourceFile]
+    meta: RunMeta,
+    parsed: Sequence[ParsedReport],
+    sources: Sequence[SourceFile],
+    notes: Sequence[str] = (),
 ) -> Run:
+    """One run from the reports of one job.
+
+    A file whose content is already in the run (the same report twice) is left out. A test
+    that appears in several files is one test run several times: the later files' executions
+    are numbered on as retries, so the history never holds two "first" executions of a test.
+    """
     tests: list[TestResult] = []
     coverage: list[CoverageReport] = []
     benchmarks: list[BenchmarkResult] = []
-    warnings: list[str] = []
-    for p in parsed:
-        tests.extend(p.tests)
+    warnings: list[str] = list(notes)
+    kept_sources: list[SourceFile] = []
+    seen_content: set[str] = set()
+    next_retry: dict[str, int] = {}
+    for p, source in zip(parsed, sources, strict=True):
+        if source.sha256 in seen_content:
+            warnings.append(
+                f"{source.path}: the same content as another report of this run: read once"
+            )
+            continue
+        seen_content.add(source.sha256)
+        kept_sources.append(source)
+        file_tests = p.tests
+        repeated = [r for r in file_tests if r.test_id in next_retry]
+        if repeated:
+            warnings.append(
+                f"{source.path}: {len(repeated)} test execution(s) of tests already in another "
+                f"report of this run (first: {repeated[0].test_id!r}); stored as re-runs"
+            )
+            file_tests = tuple(
+                replace(r, retry=r.retry + next_retry[r.test_id]) if r.test_id in next_retry else r
+                for r in file_tests
+            )
+        file_next: dict[str, int] = {}
+        for r in file_tests:
+            if r.retry + 1 > file_next.get(r.test_id, 0):
+                file_next[r.test_id] = r.retry + 1
+        next_retry.update(file_next)
+        tests.extend(file_tests)
         coverage.extend(p.coverage)
         benchmarks.extend(p.benchmarks)
         warnings.extend(p.warnings)
+    sources = kept_sources
     has_test_report = any(p.format not in _NON_TEST_FORMATS for p in parsed)
     if has_test_report and not tests:
         warnings.append(
@@ -375,8 +483,15 @@ def read_manifest(manifest: Path, shown: str) -> Iterator[tuple[MetaFlags, list[
     """Yield (metadata, report paths, format) per run; lines of the same run are merged."""
     try:
         text = manifest.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ManifestError(shown, f"cannot read the manifest ({err})") from err
+    except UnicodeDecodeError as err:
+        bad_line = manifest.read_bytes()[: err.start].count(b"\n") + 1
+        raise ManifestError(
+            shown, f"not UTF-8 text (byte {err.start})", line=bad_line, hint="save it as UTF-8"
+        ) from err
+    except OSError as err:
+        raise ManifestError(
+            shown, f"cannot read the manifest ({err.strerror})", hint="check the path"
+        ) from err
     runs: dict[tuple[str, str, int], tuple[MetaFlags, list[Path], str]] = {}
     base = manifest.parent
     for lineno, line in enumerate(text.splitlines(), start=1):
@@ -388,13 +503,28 @@ def read_manifest(manifest: Path, shown: str) -> Iterator[tuple[MetaFlags, list[
             raise ManifestError(
                 shown, f"not a JSON object ({err.msg})", line=lineno, hint="one object per line"
             ) from err
+        except (ValueError, RecursionError) as err:  # a 5,000-digit number, [[[[...]]]]
+            raise ManifestError(shown, "not a JSON object a manifest holds", line=lineno) from err
         if not isinstance(obj, dict):
             raise ManifestError(shown, "not a JSON object", line=lineno)
         flags, paths, fmt = _manifest_entry(obj, shown, lineno, base)
         assert flags.service is not None and flags.run_id is not None
         key = (flags.service, flags.run_id, flags.attempt or 1)
         if key in runs:
-            runs[key][1].extend(paths)
+            earlier = runs[key][0]
+            if (earlier.commit, earlier.branch, earlier.timestamp) != (
+                flags.commit,
+                flags.branch,
+                flags.timestamp,
+            ):
+                raise ManifestError(
+                    shown,
+                    f"run {flags.run_id} attempt {key[2]} of {flags.service} is listed again "
+                    "with another commit, branch or timestamp",
+                    line=lineno,
+                    hint="lines of one run must agree; give different runs different run_ids",
+                )
+            runs[key][1].extend(p for p in paths if p not in runs[key][1])
         else:
             runs[key] = (flags, paths, fmt)
     if not runs:
@@ -411,7 +541,7 @@ def _manifest_entry(
             if required:
                 raise ManifestError(shown, f"missing {key!r}", line=lineno)
             return None
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
         if not isinstance(value, str):
             raise ManifestError(shown, f"{key!r} must be a string", line=lineno)
@@ -423,11 +553,16 @@ def _manifest_entry(
     if not raw_paths or not all(isinstance(p, str) for p in raw_paths):
         raise ManifestError(shown, "missing 'path' (a string, or 'paths': a list)", line=lineno)
     attempt_raw = obj.get("attempt", 1)
-    if not isinstance(attempt_raw, int) or isinstance(attempt_raw, bool) or attempt_raw < 1:
-        if isinstance(attempt_raw, str) and attempt_raw.isdigit() and int(attempt_raw) >= 1:
-            attempt_raw = int(attempt_raw)
-        else:
-            raise ManifestError(shown, "'attempt' must be a whole number >= 1", line=lineno)
+    if isinstance(attempt_raw, str) and attempt_raw.isdigit() and len(attempt_raw) < 6:
+        attempt_raw = int(attempt_raw)
+    if (
+        not isinstance(attempt_raw, int)
+        or isinstance(attempt_raw, bool)
+        or not 1 <= attempt_raw <= MAX_ATTEMPT
+    ):
+        raise ManifestError(
+            shown, f"'attempt' must be a whole number from 1 to {MAX_ATTEMPT:,}", line=lineno
+        )
     ts = text("timestamp")
     flags = MetaFlags(
         service=text("service", required=True),
@@ -441,6 +576,21 @@ def _manifest_entry(
     if fmt != "auto" and fmt not in parsers.FORMATS:
         raise UnknownFormatError(shown, f"unknown format {fmt!r}", line=lineno)
     return flags, [base / p for p in raw_paths], fmt
+
+
+def fresh_sqlite_url(folder: Path) -> str:
+    """A new, empty SQLite database file in ``folder`` (the demo's): old files are removed."""
+    db_file = folder / "demo.db"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(str(db_file) + suffix).unlink(missing_ok=True)
+    except OSError as err:
+        raise ConfigError(
+            f"{folder}: cannot make a fresh demo database there ({err.strerror})",
+            hint="pass --dir with a folder you can write to",
+        ) from err
+    return f"sqlite:///{db_file.resolve()}"
 
 
 def sample_reports_dir() -> Path:

@@ -37,9 +37,15 @@ def _strip_remote(branch: str | None) -> str | None:
 
 
 def _github(env: Mapping[str, str]) -> CIMeta:
-    run_id = env.get("GITHUB_RUN_ID")
+    workflow_run = env.get("GITHUB_RUN_ID")
     server, repo = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_REPOSITORY")
-    url = f"{server}/{repo}/actions/runs/{run_id}" if server and repo and run_id else None
+    url = (
+        f"{server}/{repo}/actions/runs/{workflow_run}" if server and repo and workflow_run else None
+    )
+    # GITHUB_RUN_ID is shared by every job of the workflow run: the job id keeps two jobs (a
+    # test job and a coverage job, say) from being taken for one run.
+    job = env.get("GITHUB_JOB")
+    run_id = f"{workflow_run}/{job}" if workflow_run and job else workflow_run
     # on pull_request events GITHUB_REF_NAME is "123/merge"; the PR's branch is GITHUB_HEAD_REF
     branch = env.get("GITHUB_HEAD_REF") or env.get("GITHUB_REF_NAME")
     return CIMeta(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -39,8 +40,16 @@ def resolve(
             ) from err
     if timeout is None:
         timeout = DEFAULT_LOCK_TIMEOUT
-    if timeout < 0:
-        raise ConfigError(f"lock timeout {timeout}: must not be negative")
+    if not math.isfinite(timeout) or timeout < 0:
+        raise ConfigError(
+            f"lock timeout {timeout}: must be a number of seconds, 0 or more",
+            hint="e.g. --lock-timeout 30",
+        )
+    if db_url.strip() in ("sqlite://", "sqlite:///:memory:", "sqlite+pysqlite://"):
+        raise ConfigError(
+            f"--db {db_url}: an in-memory database keeps nothing",
+            hint="name a file (sqlite:///path/history.db) or a PostgreSQL URL",
+        )
     return Settings(
         db_url=db_url,
         lock_timeout=timeout,

@@ -102,3 +102,9 @@ class DatabaseLockedError(StoreError):
 
 class SchemaVersionError(StoreError):
     """The database was written by a newer gatekeeper than this one."""
+
+
+class RunConflictError(GatekeeperError):
+    """A run with the same (service, run id, attempt) is stored, from other report files."""
+
+    kind = "input"

@@ -438,3 +438,200 @@ def test_demo_ingests_the_samples_and_summarises(tmp_path: Path) -> None:
     for service in {s for s, _, _ in runs}:
         assert f"\n{service}: " in proc.stdout
     assert "most failing tests" in proc.stdout
+
+
+# -- one run is stored once, from all of its reports ---------------------------------------------
+
+
+def test_another_job_with_the_same_run_key_is_refused_not_lost(tmp_path: Path) -> None:
+    """A second ingest under the same (service, run id, attempt) from other files: exit 2."""
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    args = ("--service", "user-service", "--run-id", "555", "--db", db)
+    first = gatekeeper("ingest", str(NEXTEST), *args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    second = gatekeeper("ingest", str(TARPAULIN), *args, cwd=tmp_path)
+    assert second.returncode == 2
+    assert second.stderr.startswith(
+        "gatekeeper: error: user-service run 555 attempt 1: already stored from other report files"
+    )
+    # the same files again are still a no-op
+    again = gatekeeper("ingest", str(NEXTEST), *args, cwd=tmp_path)
+    assert again.returncode == 0 and "already in the history" in again.stdout
+
+
+def test_github_jobs_of_one_workflow_run_are_different_runs(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    base = {"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "555", "GITHUB_SHA": "a" * 40}
+    tests = gatekeeper(
+        "ingest", str(NEXTEST), "--service", "s", "--json", "--db", db, cwd=tmp_path,
+        env=clean_env(**base, GITHUB_JOB="tests"),
+    )  # fmt: skip
+    cover = gatekeeper(
+        "ingest", str(TARPAULIN), "--service", "s", "--json", "--db", db, cwd=tmp_path,
+        env=clean_env(**base, GITHUB_JOB="coverage"),
+    )  # fmt: skip
+    assert tests.returncode == 0 and cover.returncode == 0, tests.stderr + cover.stderr
+    assert sqlite_runs(tmp_path / "h.db") == [("s", "555/coverage", 1), ("s", "555/tests", 1)]
+
+
+def test_outside_ci_another_commit_is_another_run(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    one = gatekeeper(
+        "ingest", str(NEXTEST), "--service", "s", "--commit", "a" * 40, "--json", "--db", db,
+        cwd=tmp_path,
+    )  # fmt: skip
+    two = gatekeeper(
+        "ingest", str(NEXTEST), "--service", "s", "--commit", "b" * 40, "--json", "--db", db,
+        cwd=tmp_path,
+    )  # fmt: skip
+    a, b = json.loads(one.stdout), json.loads(two.stdout)
+    assert a["run_id"] != b["run_id"]
+    assert (a["stored"], b["stored"]) == (True, True)
+
+
+def test_a_test_in_two_reports_of_one_run_is_stored_as_re_runs(tmp_path: Path) -> None:
+    copy = tmp_path / "copy-of-junit.xml"
+    # the same tests in another file (not byte-identical): a second execution of each
+    copy.write_text(NEXTEST.read_text(encoding="utf-8") + "\n<!-- rerun -->\n", encoding="utf-8")
+    db = tmp_path / "h.db"
+    proc = gatekeeper(
+        "ingest", str(NEXTEST), str(copy), "--service", "s", "--run-id", "1", "--json",
+        "--db", f"sqlite:///{db}", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "stored as re-runs" in proc.stderr
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT t.test_id, r.retry, count(*) FROM results r JOIN tests t ON t.id = r.test_fk "
+            "GROUP BY t.test_id, r.retry HAVING count(*) > 1"
+        ).fetchall()
+    assert rows == [], "two executions of one test with the same retry number"
+
+
+def test_the_same_report_twice_is_read_once(tmp_path: Path) -> None:
+    copy = tmp_path / "same.xml"
+    copy.write_bytes(NEXTEST.read_bytes())
+    proc = gatekeeper(
+        "ingest", str(NEXTEST), str(copy), "--service", "s", "--run-id", "1", "--json",
+        "--db", f"sqlite:///{tmp_path / 'h.db'}", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["tests"] == 3
+    assert "read once" in proc.stderr
+
+
+def test_an_empty_report_in_a_folder_is_refused(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "junit.xml").write_bytes(NEXTEST.read_bytes())
+    (reports / "junit2.xml").write_bytes(b"")
+    proc = gatekeeper(
+        "ingest", "reports", "--service", "s", "--run-id", "1",
+        "--db", f"sqlite:///{tmp_path / 'h.db'}", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "junit2.xml: the file is empty" in proc.stderr
+    assert sqlite_runs(tmp_path / "h.db") == []
+
+
+def test_a_fifo_in_a_folder_is_never_opened(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "junit.xml").write_bytes(NEXTEST.read_bytes())
+    os.mkfifo(reports / "pipe")
+    proc = gatekeeper(
+        "ingest", "reports", "--service", "s", "--run-id", "1",
+        "--db", f"sqlite:///{tmp_path / 'h.db'}", cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    direct = gatekeeper("ingest", "reports/pipe", "--service", "s", cwd=tmp_path, timeout=60)
+    assert direct.returncode == 2
+    assert "reports/pipe: not a regular file" in direct.stderr
+
+
+def test_manifest_refuses_flags_it_would_ignore(tmp_path: Path) -> None:
+    proc = gatekeeper(
+        "ingest", "--manifest", str(SAMPLES / "manifest.jsonl"), "--format", "junit",
+        "--commit", "abc", "--db", f"sqlite:///{tmp_path / 'h.db'}", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(
+        "gatekeeper: error: --manifest: --commit, --format cannot be combined with a manifest"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ('{"path": ".", "service": "s", "run_id": "1"}', ". is not a file"),
+        ('{"path": "x.xml", "service": "s", "run_id": 1e400}', "'run_id' must be a string"),
+        ('{"path": "x.xml", "service": "s", "run_id": "1", "attempt": 1e9}', "'attempt' must"),
+        ("[" * 100_000 + "]" * 100_000, "not a JSON object"),
+        ('{"a": ' + "9" * 5000 + "}", "not a JSON object"),
+    ],
+    ids=["dot-path", "float-run-id", "float-attempt", "deep-nesting", "huge-number"],
+)
+def test_manifest_edge_cases_are_one_line_errors(tmp_path: Path, line: str, says: str) -> None:
+    (tmp_path / "x.xml").write_bytes(NEXTEST.read_bytes())
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(line + "\n", encoding="utf-8")
+    proc = gatekeeper(
+        "ingest",
+        "--manifest",
+        str(manifest),
+        "--db",
+        f"sqlite:///{tmp_path / 'h.db'}",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert says in proc.stderr
+
+
+def test_manifest_lines_of_one_run_must_agree(tmp_path: Path) -> None:
+    (tmp_path / "a.xml").write_bytes(NEXTEST.read_bytes())
+    (tmp_path / "b.xml").write_bytes(TARPAULIN.read_bytes())
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(
+        '{"path": "a.xml", "service": "s", "run_id": "1", "commit": "aaa"}\n'
+        '{"path": "b.xml", "service": "s", "run_id": "1", "commit": "bbb"}\n',
+        encoding="utf-8",
+    )
+    proc = gatekeeper(
+        "ingest",
+        "--manifest",
+        str(manifest),
+        "--db",
+        f"sqlite:///{tmp_path / 'h.db'}",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert "m.jsonl:2: run 1 attempt 1 of s is listed again with another commit" in proc.stderr
+
+
+def test_demo_into_a_folder_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("a file")
+    proc = gatekeeper("demo", "--dir", "taken", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("gatekeeper: error: taken: cannot make a fresh demo database")
+
+
+def test_criterion_glob_skips_the_previous_run(tmp_path: Path) -> None:
+    estimates = (
+        '{"mean":{"confidence_interval":{"confidence_level":0.95,"lower_bound":1.0,'
+        '"upper_bound":3.0},"point_estimate":2.0,"standard_error":0.1},'
+        '"median":{"confidence_interval":{"confidence_level":0.95,"lower_bound":1.0,'
+        '"upper_bound":3.0},"point_estimate":2.0,"standard_error":0.1},'
+        '"std_dev":{"confidence_interval":{"confidence_level":0.95,"lower_bound":0.1,'
+        '"upper_bound":0.3},"point_estimate":0.2,"standard_error":0.01}}'
+    )
+    for run in ("new", "base"):
+        folder = tmp_path / "target" / "criterion" / "parse" / "small" / run
+        folder.mkdir(parents=True)
+        (folder / "estimates.json").write_text(estimates)
+    proc = gatekeeper(
+        "ingest", "target/criterion/**/estimates.json", "--service", "s", "--run-id", "1",
+        "--json", "--db", f"sqlite:///{tmp_path / 'h.db'}", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["benchmarks"] == 1

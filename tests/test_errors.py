@@ -107,7 +107,11 @@ def test_every_invalid_sample_has_a_case() -> None:
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (MetaFlags(service="s", attempt=0), "attempt 0: must be 1 or more"),
+        (MetaFlags(service="s", attempt=0), "attempt 0: must be between 1 and 10,000"),
+        (
+            MetaFlags(service="s", attempt=10**20),
+            "attempt 100000000000000000000: must be between 1 and 10,000",
+        ),
     ],
 )
 def test_bad_metadata(gk: Gatekeeper, flags: MetaFlags, message: str) -> None:
@@ -121,8 +125,11 @@ def test_bad_timestamp_says_how_to_write_one() -> None:
     with pytest.raises(errors.MetadataError) as info:
         parse_timestamp("yesterday", "--timestamp")
     assert str(info.value) == (
-        "--timestamp: timestamp 'yesterday' is not ISO 8601 (write it like 2026-11-27T10:50:00Z)"
+        "--timestamp: timestamp 'yesterday' is not an ISO 8601 time gatekeeper can store "
+        "(write it like 2026-11-27T10:50:00Z)"
     )
+    with pytest.raises(errors.MetadataError, match="not an ISO 8601 time"):
+        parse_timestamp("9999-12-31T23:59:59-05:00", "--timestamp")  # past the year 9999 in UTC
 
 
 def test_bad_lock_timeout_in_the_environment() -> None:
@@ -133,6 +140,17 @@ def test_bad_lock_timeout_in_the_environment() -> None:
     assert str(info.value) == (
         "GATEKEEPER_LOCK_TIMEOUT='soon': not a number of seconds (set it to e.g. 30)"
     )
+    for value in ("inf", "nan", "-1"):
+        with pytest.raises(errors.ConfigError, match="must be a number of seconds, 0 or more"):
+            resolve({"GATEKEEPER_LOCK_TIMEOUT": value})
+
+
+def test_an_in_memory_database_is_refused() -> None:
+    from gatekeeper.config import resolve
+
+    for url in ("sqlite://", "sqlite:///:memory:"):
+        with pytest.raises(errors.ConfigError, match="an in-memory database keeps nothing"):
+            resolve({}, db=url)
 
 
 def test_unknown_format_flag(gk: Gatekeeper) -> None:

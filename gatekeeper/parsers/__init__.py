@@ -15,11 +15,10 @@ Adding a format adds a module and one line in ``_MODULES``.
 from __future__ import annotations
 
 import importlib
-import re
 from types import ModuleType
 from typing import Protocol, cast
 
-from gatekeeper.errors import EmptyReportError, UnknownFormatError, UnsafeInputError
+from gatekeeper.errors import EmptyReportError, UnknownFormatError
 from gatekeeper.model import ParsedReport
 
 HEAD_BYTES = 64 * 1024
@@ -105,27 +104,15 @@ def parse(data: bytes, source: str, fmt: str = "auto") -> ParsedReport:
     return parser_for(fmt).parse(data, source)
 
 
-_ROOT = re.compile(rb"<([A-Za-z_][\w.:-]*)")
-_PROLOG = re.compile(rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>", re.S)
-
-
 def _refuse_unknown_xml(head: bytes, source: str) -> None:
     """XML that no parser recognises: say what it is (hostile, or another kind of XML)."""
-    if b"<!ENTITY" in head:
-        line = head[: head.index(b"<!ENTITY")].count(b"\n") + 1
-        raise UnsafeInputError(
-            source,
-            "the XML declares entities; refusing to read it (entity expansion and external "
-            "entities are how billion-laughs and XXE attacks work)",
-            line=line,
-            hint="reports never need a DOCTYPE with entities: check where this file came from",
-        )
-    root = _ROOT.search(_PROLOG.sub(b"", head))
-    if root:
-        name = root.group(1).decode("ascii", "replace")
+    from gatekeeper.parsers._xml import refuse_entities
+
+    prolog, _ = refuse_entities(head, source, "test and coverage reports")
+    if prolog.root:
         raise UnknownFormatError(
             source,
-            f"XML with root element <{name}> is not a report format gatekeeper reads "
+            f"XML with root element <{prolog.root}> is not a report format gatekeeper reads "
             "(JUnit has <testsuites> or <testsuite>, Cobertura <coverage>)",
             hint="point at the JUnit or Cobertura file, or pass --format NAME",
         )

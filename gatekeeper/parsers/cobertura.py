@@ -17,6 +17,7 @@ from gatekeeper.errors import (
     WrongFormatError,
 )
 from gatekeeper.model import CoverageReport, FileCoverage, PackageCoverage, ParsedReport
+from gatekeeper.parsers._xml import UNSAFE_PROBLEM, refuse_entities, unsafe_hint
 
 NAME = "cobertura"
 
@@ -133,6 +134,9 @@ def parse(data: bytes, source: str) -> ParsedReport:
         raise EmptyReportError(
             source, "the file is empty", hint="did the coverage step write its report?"
         )
+    # Entity declarations are refused before libxml2 sees the document (the check after the
+    # parse, in _check_root, stays as a second line of defence).
+    refuse_entities(data, source, "coverage reports")
     problems = _Problems()
     sources: list[str] = []
     files: dict[str, _File] = {}
@@ -228,11 +232,9 @@ def _check_root(root: etree._Element, source: str) -> None:
         if names:
             raise UnsafeInputError(
                 source,
-                f"the DOCTYPE declares entities ({', '.join(names[:5])}); "
-                "a coverage report never needs them",
+                f"{UNSAFE_PROBLEM}: {', '.join(names[:5])}",
                 line=1,
-                hint="gatekeeper refuses entity declarations (entity expansion, external "
-                "entities); regenerate the report with the coverage tool",
+                hint=unsafe_hint("coverage reports"),
             )
     tag = root.tag if isinstance(root.tag, str) else "?"
     if tag != "coverage":

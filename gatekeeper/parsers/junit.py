@@ -20,6 +20,13 @@ from gatekeeper.errors import (
 )
 from gatekeeper.model import Outcome, ParsedReport, TestResult, make_test_id, rust_binary_name
 from gatekeeper.parsers._rust import failure_from_output
+from gatekeeper.parsers._xml import (
+    UNSAFE_PROBLEM,
+    check_prolog,
+    decode_head,
+    scan_prolog,
+    unsafe_hint,
+)
 
 NAME = "junit"
 
@@ -52,151 +59,14 @@ _LXML_WHERE = re.compile(r",? line \d+, column \d+(?: \(.*\))?$")
 # Suite dialects: how a testcase's (suite, name) is derived (see docs/formats/junit.md).
 _GENERIC, _NEXTEST, _CARGO2JUNIT, _LIBTEST = range(4)
 
-_UNSAFE_PROBLEM = (
-    "the DOCTYPE declares XML entities; refusing to read it (entity expansion and external "
-    "entities are how billion-laughs and XXE attacks work)"
-)
-_UNSAFE_HINT = "JUnit reports never need a DOCTYPE: remove it, or check where this file came from"
-
-
-# ---------------------------------------------------------------------------------------------
-# The prolog: what comes before the root element (sniffing, the entity check, the root's line)
-# ---------------------------------------------------------------------------------------------
-
-
-def _decode_head(head: bytes) -> str:
-    """``head`` as text good enough to read markup: UTF-16 decoded, else one char per byte."""
-    if head.startswith((b"\xff\xfe", b"<\x00")):
-        return head.decode("utf-16-le", errors="replace").lstrip("\ufeff")
-    if head.startswith((b"\xfe\xff", b"\x00<")):
-        return head.decode("utf-16-be", errors="replace").lstrip("\ufeff")
-    # latin-1 maps every byte to one char, so ASCII markup reads the same in any ASCII-compatible
-    # encoding (UTF-8, ISO-8859-1, ...); a UTF-8 BOM becomes these three chars.
-    text = head.decode("latin-1")
-    return text[3:] if text.startswith("\xef\xbb\xbf") else text
-
-
-def _doctype_end(text: str, start: int) -> int:
-    """Index just past the ``<!DOCTYPE ...>`` at ``start``, or -1 if it does not end in ``text``."""
-    j, n, in_subset = start + 9, len(text), False
-    while j < n:
-        c = text[j]
-        if c == '"' or c == "'":
-            k = text.find(c, j + 1)
-            if k < 0:
-                return -1
-            j = k + 1
-            continue
-        if in_subset and text.startswith("<!--", j):
-            k = text.find("-->", j + 4)
-            if k < 0:
-                return -1
-            j = k + 3
-            continue
-        if c == "[":
-            in_subset = True
-        elif c == "]":
-            in_subset = False
-        elif c == ">" and not in_subset:
-            return j + 1
-        j += 1
-    return -1
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Prolog:
-    root: str | None  # the root element's name; None when the text is not XML or ran out
-    doctype: str | None  # the whole <!DOCTYPE ...> declaration, when there is one
-    complete: bool  # False when the text ended before the root element
-    offset: int  # where the root element (or the first non-markup text) starts in the text
-    doctype_offset: int = 0  # where the DOCTYPE starts
-
-
-def _scan_prolog(text: str) -> _Prolog:
-    """Skip whitespace, the XML declaration and other PIs, comments (license headers) and the
-    DOCTYPE, and name the first element."""
-    i, n, doctype, at = 0, len(text), None, 0
-    while True:
-        while i < n and text[i] in " \t\r\n":
-            i += 1
-        if i >= n:
-            return _Prolog(None, doctype, False, i, at)
-        if text.startswith("<?", i):
-            j = text.find("?>", i + 2)
-            if j < 0:
-                return _Prolog(None, doctype, False, i, at)
-            i = j + 2
-        elif text.startswith("<!--", i):
-            j = text.find("-->", i + 4)
-            if j < 0:
-                return _Prolog(None, doctype, False, i, at)
-            i = j + 3
-        elif text.startswith("<!DOCTYPE", i):
-            j, at = _doctype_end(text, i), i
-            if j < 0:
-                return _Prolog(None, text[i:], False, i, at)
-            doctype, i = text[i:j], j
-        elif text.startswith("<", i):
-            m = _XML_NAME.match(text, i + 1)
-            return _Prolog(m.group() if m else None, doctype, True, i, at)
-        else:
-            return _Prolog(None, doctype, True, i, at)
-
 
 def sniff(head: bytes) -> int:
     """90 when the first element (after declaration, comments, DOCTYPE) is a JUnit root, else 0."""
     try:
-        root = _scan_prolog(_decode_head(head)).root
+        root = scan_prolog(decode_head(head)).root
     except Exception:  # the contract: sniffing never raises
         return 0
     return 90 if root in _ROOTS else 0
-
-
-def _check_prolog(data: bytes, source: str) -> tuple[_Prolog, int]:
-    """The prolog and the root element's line; refuses entity declarations and non-XML.
-
-    The entity check (defusedxml's forbid_entities) runs on the raw bytes before libxml2 sees
-    them, so nothing is ever expanded or fetched: billion-laughs bombs and XXE
-    (``<!ENTITY x SYSTEM "file:///etc/passwd">``) both need an ``<!ENTITY``.
-    """
-    head = data[:65536]
-    text = _decode_head(head)
-    if "\x00" in text[:4]:
-        # UTF-32 and friends: the scan below could not see a DOCTYPE in them
-        raise ReportParseError(
-            source,
-            "not in an encoding gatekeeper reads (UTF-8, UTF-16 or an ASCII-based one)",
-            line=1,
-            hint="write the report as UTF-8",
-        )
-    prolog = _scan_prolog(text)
-    if not prolog.complete and len(head) < len(data):  # a prolog longer than 64 KiB: read it all
-        text = _decode_head(data)
-        prolog = _scan_prolog(text)
-    # With a DOCTYPE, an "<!ENTITY" anywhere is refused: a scan this simple could be fooled
-    # about where the DOCTYPE ends (a "]>" inside a processing instruction), the whole file not.
-    if prolog.doctype is not None and "<!ENTITY" in (
-        text if len(head) == len(data) else _decode_head(data)
-    ):
-        line = text.count("\n", 0, prolog.doctype_offset) + 1
-        raise UnsafeInputError(source, _UNSAFE_PROBLEM, line=line, hint=_UNSAFE_HINT)
-    line = text.count("\n", 0, prolog.offset) + 1
-    if not prolog.complete and prolog.doctype is None:
-        raise EmptyReportError(
-            source,
-            "no XML element in the file (only a declaration or comments)",
-            line=line,
-            hint="did the test step write its report?",
-        )
-    if prolog.complete and prolog.root is None:
-        start = text[prolog.offset : prolog.offset + 40].split("\n", 1)[0]
-        raise ReportParseError(
-            source,
-            f"not XML: the content starts with {start!r}, not with an element",
-            line=line,
-            hint="is this a JUnit XML report? check the path and the test step's output",
-        )
-    return prolog, line
 
 
 # ---------------------------------------------------------------------------------------------
@@ -481,7 +351,7 @@ def _reader(read: _Read, prolog_has_doctype: bool) -> _Target:
     def doctype(name: str, pubid: str | None, system: str | None) -> None:
         # libxml2 saw a DOCTYPE that the byte scan did not: the scan was fooled; stop here.
         if not prolog_has_doctype:
-            raise UnsafeInputError("", _UNSAFE_PROBLEM, line=1, hint=_UNSAFE_HINT)
+            raise UnsafeInputError("", UNSAFE_PROBLEM, line=1, hint=unsafe_hint("JUnit reports"))
 
     def start(tag: str, attrib: Mapping[str, str]) -> None:
         nonlocal case, depth, items, item, text, other_depth, nextest_file
@@ -784,7 +654,7 @@ def parse(data: bytes, source: str) -> ParsedReport:
         raise EmptyReportError(
             source, "the file is empty", hint="did the test step write its report?"
         )
-    prolog, root_line = _check_prolog(data, source)
+    prolog, root_line = check_prolog(data, source)
     read = _Read()
     try:
         with _gc_paused():

@@ -10,6 +10,8 @@ from gatekeeper.model import BenchmarkResult, Outcome, ParsedReport, TestResult,
 from gatekeeper.parsers import _rust
 
 NAME = "libtest"
+# The name of the error recorded for a test binary that crashed with no test to blame.
+BINARY_NAME = "(binary)"
 
 # `running 3 tests`, `running 1 test`, `running 2 tests (shuffle seed: 42)`; merged doc-tests
 # may add a qualifier word before "tests".
@@ -337,6 +339,19 @@ class _Parser:
             where = f" `{block.suite}`" if block.suite else ""
             why = f" ({block.exit_note})" if block.exit_note else ""
             declared = f" of {block.declared}" if block.declared is not None else ""
+            if not any(t.failure_kind == "crash" for t in block.tests.values()):
+                # Which test was running is unknown (several threads): the binary itself is
+                # recorded as an error, so a crashed run is never stored as a green one.
+                self.results.append(
+                    TestResult(
+                        test_id=make_test_id(block.suite, BINARY_NAME),
+                        suite=block.suite,
+                        name=BINARY_NAME,
+                        outcome=Outcome.ERROR,
+                        message=f"the test binary stopped before its `test result:` line{why}",
+                        failure_kind="crash",
+                    )
+                )
             self.warn(
                 block.line,
                 f"the test binary{where} stopped before its `test result:` line{why}: it "

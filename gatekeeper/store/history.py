@@ -177,7 +177,7 @@ class HistoryStore:
                 try:
                     with translated_errors(self._target, doing, lock_timeout=self._lock_timeout):
                         stored[i] = self._insert_run(conn, writer, runs[i], test_pks, now)
-                except ValueError as err:  # a value we cannot encode: roll back
+                except (ValueError, OverflowError) as err:  # a value we cannot encode
                     raise StoreError(
                         f"{self._target.where}: {doing}: {err}", hint=NOTHING_STORED
                     ) from err
@@ -377,6 +377,15 @@ class HistoryStore:
             query = query.limit(limit)
         with self._transaction("reading runs") as conn:
             return [_stored_run(row) for row in conn.execute(query)]
+
+    def find_run(self, service: str, run_id: str, attempt: int) -> model.StoredRun | None:
+        """The stored run with this key, or None."""
+        query = select(RUNS).where(
+            RUNS.c.service == service, RUNS.c.run_id == run_id, RUNS.c.attempt == attempt
+        )
+        with self._transaction("looking up a run") as conn:
+            row = conn.execute(query).first()
+            return None if row is None else _stored_run(row)
 
     def run(self, run_pk: int) -> model.StoredRun | None:
         """One stored run by its key, or None."""

@@ -259,8 +259,15 @@ def test_human_output_has_every_test_with_its_outcome(runs: Runs) -> None:
 
 def test_human_output_reports_the_aborted_binary(runs: Runs) -> None:
     report = libtest.parse(runs.human.encode(), "cargo-test.txt")
-    # The aborting test is named only with its result, which never came (several threads).
-    assert not [t for t in report.tests if t.suite == "crash"]
+    # The aborting test is named only with its result, which never came (several threads):
+    # the binary itself is recorded as an error, so the run is not green.
+    [crashed] = [t for t in report.tests if t.suite == "crash"]
+    assert (crashed.test_id, crashed.outcome, crashed.failure_kind) == (
+        "crash::(binary)",
+        Outcome.ERROR,
+        "crash",
+    )
+    assert crashed.message is not None and "SIGABRT" in crashed.message
     crash = [w for w in report.warnings if "`crash`" in w]
     assert len(crash) == 1 and "SIGABRT" in crash[0], report.warnings
 
@@ -294,8 +301,10 @@ def test_terse_output_records_the_failures(runs: Runs) -> None:
     report = libtest.parse(runs.terse.encode(), "cargo-test-q.txt")
     # `cargo test -q` prints no `Running` lines: the binary is unknown, ids are bare names.
     failed = {k.split("::", 1)[1] for k, v in EXPECTED.items() if v is Outcome.FAILED}
-    assert {t.test_id for t in report.tests} == failed
-    assert all(t.outcome is Outcome.FAILED and t.suite == "" for t in report.tests)
+    # ... and the crashed binary is an error without a name to blame
+    assert {t.test_id for t in report.tests} == failed | {"(binary)"}
+    assert all(t.suite == "" for t in report.tests)
+    assert all(t.outcome is Outcome.FAILED for t in report.tests if t.name != "(binary)")
     assert any("terse" in w for w in report.warnings)
     assert any("no cargo `Running` line" in w for w in report.warnings)
     by_name = {t.name: t for t in report.tests}
@@ -326,7 +335,7 @@ def test_json_stream_gives_the_same_ids(runs: Runs) -> None:
     assert final == EXPECTED
     _check_messages(report)
     human = libtest.parse(runs.human.encode(), "cargo-test.txt")
-    assert set(final) == {t.test_id for t in human.tests}
+    assert set(final) == {t.test_id for t in human.tests} - {"crash::(binary)"}
     # --report-time gives every finished test a duration.
     assert all(
         t.duration is not None
@@ -334,3 +343,28 @@ def test_json_stream_gives_the_same_ids(runs: Runs) -> None:
         if t.outcome is not Outcome.SKIPPED and t.failure_kind != "crash"
     )
     assert not [w for w in report.warnings if "suite event says" in w], report.warnings
+
+
+def test_gatekeeper_ingest_detects_and_stores_what_cargo_printed(
+    runs: Runs, tmp_path: Path
+) -> None:
+    """The whole path: the real `cargo test` output, auto-detected, through `gatekeeper ingest`."""
+    import json
+    import subprocess
+    import sys
+
+    log = tmp_path / "cargo-test.txt"
+    log.write_text(runs.human, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "gatekeeper.cli", "ingest", str(log), "--service", "gk-demo",
+         "--run-id", "1", "--json", "--db", f"sqlite:///{tmp_path / 'h.db'}"],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    obj = json.loads(proc.stdout)
+    outcomes = list(EXPECTED.values())
+    assert obj["passed"] == outcomes.count(Outcome.PASSED)
+    assert obj["failed"] == outcomes.count(Outcome.FAILED)
+    assert obj["skipped"] == outcomes.count(Outcome.SKIPPED)
+    assert obj["errors"] == 1  # the aborted binary
+    assert obj["tests"] == len(EXPECTED) + 1

@@ -16,6 +16,7 @@ def test_github_actions_push() -> None:
         "GITHUB_REF_NAME": "main",
         "GITHUB_HEAD_REF": "",
         "GITHUB_RUN_ID": "7001",
+        "GITHUB_JOB": "user-service-tests",
         "GITHUB_RUN_ATTEMPT": "2",
         "GITHUB_SERVER_URL": "https://github.com",
         "GITHUB_REPOSITORY": "nova/platform",
@@ -25,7 +26,7 @@ def test_github_actions_push() -> None:
         "github-actions",
         "a" * 40,
         "main",
-        "7001",
+        "7001/user-service-tests",
         2,
     )
     assert meta.url == "https://github.com/nova/platform/actions/runs/7001"
