@@ -72,10 +72,10 @@ def json_object(o: IngestOutcome) -> dict[str, Any]:
 
 
 def total_line(outcomes: list[IngestOutcome]) -> str:
-    """After a backfill: ``96 runs: 95 stored, 1 already in the history (3,412 ... stored)``."""
+    """After a backfill: ``96 runs: 95 stored, 1 already in the history (3,412 tests ...)``."""
     stored = sum(1 for o in outcomes if o.stored)
     results = sum(o.counts.tests for o in outcomes if o.stored)
     return (
         f"{_plural(len(outcomes), 'run')}: {stored:,} stored, {len(outcomes) - stored:,} already "
-        f"in the history ({_plural(results, 'test result')} stored)"
+        f"in the history ({_plural(results, 'test')} in the runs stored)"
     )
