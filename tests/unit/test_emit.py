@@ -60,4 +60,6 @@ def test_json_object_has_the_documented_keys() -> None:
 
 def test_total_line_after_a_backfill() -> None:
     runs = [outcome(tests=10, passed=10), outcome(tests=5, passed=5), outcome(False, tests=7)]
-    assert total_line(runs) == "3 runs: 2 stored, 1 already in the history (15 tests in the runs stored)"
+    assert total_line(runs) == (
+        "3 runs: 2 stored, 1 already in the history (15 tests in the runs stored)"
+    )
