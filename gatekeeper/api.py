@@ -36,7 +36,6 @@ from gatekeeper.model import (
     RunMeta,
     ServiceSummary,
     SourceFile,
-    TestFailureTally,
     TestResult,
 )
 
@@ -610,22 +609,7 @@ def _history_summary(store: HistoryStore, top: int = 5) -> list[ServiceSummary]:
         runs = store.runs(service=service)  # newest first
         if not runs:
             continue
-        tallies: dict[str, list[int]] = {}
-        messages: dict[str, str | None] = {}
-        for ex in store.executions(service=service):
-            t = tallies.setdefault(ex.test_id, [0, 0])
-            t[0] += 1
-            if ex.outcome.is_failure:
-                t[1] += 1
-                messages[ex.test_id] = ex.message
-        ranked = sorted(
-            (
-                TestFailureTally(tid, n, f, messages.get(tid))
-                for tid, (n, f) in tallies.items()
-                if f
-            ),
-            key=lambda t: (-t.failures, t.test_id),
-        )[:top]
+        ranked = store.failure_tally(service, limit=top)
         line_rate: float | None = None
         benchmarks = 0
         for r in runs:

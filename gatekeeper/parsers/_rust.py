@@ -306,7 +306,7 @@ def bench_result(
             unit="ns",
             statistic="median",
             spread=None if spread is None else spread * factor,
-            spread_kind=SpreadKind.RANGE,
+            spread_kind=None if spread is None else SpreadKind.RANGE,
             group=group,
         )
     direction = Direction.HIGHER_IS_BETTER if unit.endswith("/s") else Direction.LOWER_IS_BETTER
@@ -317,7 +317,7 @@ def bench_result(
         statistic="median",
         direction=direction,
         spread=spread,
-        spread_kind=SpreadKind.RANGE,
+        spread_kind=None if spread is None else SpreadKind.RANGE,
         group=group,
     )
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Engine, Select, Table, func, insert, select, tuple_
+from sqlalchemy import Engine, Select, Table, bindparam, case, func, insert, select, tuple_
 from sqlalchemy.engine import Connection
 
 from gatekeeper import model
@@ -377,6 +377,42 @@ class HistoryStore:
             query = query.limit(limit)
         with self._transaction("reading runs") as conn:
             return [_stored_run(row) for row in conn.execute(query)]
+
+    def failure_tally(self, service: str, *, limit: int = 5) -> list[model.TestFailureTally]:
+        """The tests of a service that failed most often (failed or errored executions, retries
+        included), most first, each with its last failure message; counted in SQL."""
+        failing = [
+            codec.OUTCOME_CODES[model.Outcome.FAILED],
+            codec.OUTCOME_CODES[model.Outcome.ERROR],
+        ]
+        failures = func.sum(case((RESULTS.c.outcome.in_(failing), 1), else_=0))
+        query = (
+            select(TESTS.c.id, TESTS.c.test_id, func.count().label("n"), failures.label("f"))
+            .select_from(RESULTS.join(TESTS, RESULTS.c.test_fk == TESTS.c.id))
+            .where(TESTS.c.service == service)
+            .group_by(TESTS.c.id, TESTS.c.test_id)
+            .having(failures > 0)
+            .order_by(failures.desc(), TESTS.c.test_id)
+            .limit(limit)
+        )
+        last_message = (
+            select(RESULTS.c.message)
+            .select_from(RESULTS.join(RUNS, RESULTS.c.run_fk == RUNS.c.id))
+            .where(RESULTS.c.test_fk == bindparam("pk"), RESULTS.c.outcome.in_(failing))
+            .order_by(RUNS.c.effective_at.desc(), RESULTS.c.retry.desc())
+            .limit(1)
+        )
+        with self._transaction("counting failures") as conn:
+            rows = conn.execute(query).all()
+            return [
+                model.TestFailureTally(
+                    test_id=row.test_id,
+                    executions=int(row.n),
+                    failures=int(row.f),
+                    last_message=conn.execute(last_message, {"pk": row.id}).scalar(),
+                )
+                for row in rows
+            ]
 
     def find_run(self, service: str, run_id: str, attempt: int) -> model.StoredRun | None:
         """The stored run with this key, or None."""

@@ -283,3 +283,29 @@ def test_float_values_are_exact(store: HistoryStore) -> None:
     store.save_runs([run("1", benchmarks=(bench,))])
     (stored,) = store.runs()
     assert store.benchmarks(stored.pk) == [bench]
+
+
+def test_failure_tally_counts_in_sql(db_url: str) -> None:
+    F, E, P = model.Outcome.FAILED, model.Outcome.ERROR, model.Outcome.PASSED
+    runs = [
+        run("1", at=T0, tests=[result("s::flaky", F, message="first"), result("s::ok")]),
+        run(
+            "2",
+            at=T0 + hours(1),
+            tests=[
+                result("s::flaky", F, message="again"),
+                result("s::flaky", P, retry=1),
+                result("s::ok"),
+                result("s::boom", E, message="crash"),
+            ],
+        ),
+        run("3", at=T0 + hours(2), tests=[result("s::flaky"), result("s::ok")]),
+        run("9", service="other", tests=[result("s::flaky", F)]),
+    ]
+    with open_store(db_url) as store:
+        store.save_runs(runs)
+        tally = store.failure_tally("user-service")
+    assert [(t.test_id, t.failures, t.executions, t.last_message) for t in tally] == [
+        ("s::flaky", 2, 4, "again"),  # 2 failed executions of 4 (a retry counts), latest message
+        ("s::boom", 1, 1, "crash"),
+    ]
