@@ -438,6 +438,13 @@ def test_demo_ingests_the_samples_and_summarises(tmp_path: Path) -> None:
     for service in {s for s, _, _ in runs}:
         assert f"\n{service}: " in proc.stdout
     assert "most failing tests" in proc.stdout
+    # The summary is pinned by a golden file (refresh: GATEKEEPER_REFRESH_GOLD=1 pytest ...);
+    # the lines before it name a temporary path and a time.
+    summary = proc.stdout.split("\n\n", 1)[1]
+    gold = Path(__file__).parent / "gold" / "demo_summary.txt"
+    if os.environ.get("GATEKEEPER_REFRESH_GOLD"):
+        gold.write_text(summary, encoding="utf-8")
+    assert summary == gold.read_text(encoding="utf-8")
 
 
 # -- one run is stored once, from all of its reports ---------------------------------------------
