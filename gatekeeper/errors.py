@@ -108,3 +108,35 @@ class RunConflictError(GatekeeperError):
     """A run with the same (service, run id, attempt) is stored, from other report files."""
 
     kind = "input"
+
+
+# ---------------------------------------------------------------------------------------------
+# The quarantine registry (flaky-tests.yml)
+# ---------------------------------------------------------------------------------------------
+
+
+class RegistryError(ConfigError):
+    """flaky-tests.yml cannot be read, is invalid or cannot be written, or an edit does not apply.
+
+    ``where`` is the file (or, for an edit, the test); the message reads
+    ``where:line: field: problem (hint)``, e.g.
+    ``flaky-tests.yml:14: flaky_tests[2].expires: '2026-13-01' is not a date (write YYYY-MM-DD)``.
+    """
+
+    def __init__(
+        self,
+        where: str,
+        problem: str,
+        *,
+        line: int | None = None,
+        field: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.where = where
+        self.line = line
+        self.field = field
+        self.problem = problem
+        location = f"{where}:{line}" if line is not None else where
+        if field:
+            location = f"{location}: {field}"
+        super().__init__(f"{location}: {problem}", hint=hint)

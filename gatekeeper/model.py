@@ -377,3 +377,236 @@ class ServiceSummary:
     line_rate: float | None  # of the latest run that had coverage
     benchmarks: int  # in the latest run that had benchmarks
     most_failing: tuple[TestFailureTally, ...] = ()
+
+
+# ---------------------------------------------------------------------------------------------
+# The quarantine registry (flaky-tests.yml): read and written only by gatekeeper.registry.
+# Format and ownership rules: docs/registry.md. This section is appended on its own (with its
+# own imports) so that the records above stay untouched.
+# ---------------------------------------------------------------------------------------------
+
+import datetime as dt  # noqa: E402
+from typing import Any  # noqa: E402
+
+#: Keys gatekeeper does not know, in file order, kept as read (str, int, float, bool, None,
+#: lists and dicts; dates stay text) and written back unchanged.
+Extra = tuple[tuple[str, Any], ...]
+
+RATE_DECIMALS = 4  # failure rates and their interval, as written to the file
+CONFIDENCE_DECIMALS = 3
+
+
+class Verdict(StrEnum):
+    """What the classifier concluded about one test (the registry schema lists the same)."""
+
+    STABLE = "stable"
+    FLAKY = "flaky"
+    BROKEN = "broken"  # failing deterministically since some commit: never quarantined
+    HEALED = "healed"  # was flaky; the passes since make the old failure rate implausible
+    INSUFFICIENT_DATA = "insufficient-data"
+
+
+@dataclass(frozen=True, slots=True)
+class FailurePoint:
+    """A failure the evidence points at: its commit, the day and the CI run."""
+
+    commit: str | None = None
+    date: dt.date | None = None
+    run: str | None = None
+    extra: Extra = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """The machine fields of a registry entry (``evidence:`` in the file); classify owns them.
+
+    Rates are rounded to ``RATE_DECIMALS`` and the confidence to ``CONFIDENCE_DECIMALS`` when
+    the record is made, so that a record and the file it is written to always agree.
+    """
+
+    verdict: Verdict
+    confidence: float | None = None  # 0..1, how sure the classifier is of the verdict
+    summary: str | None = None  # the evidence in one sentence, regenerated on every update
+    detected: dt.date | None = None  # when gatekeeper quarantined the test
+    updated: dt.date | None = None  # when classify last looked at the test
+    released: dt.date | None = None  # when gatekeeper released the quarantine
+    runs: int | None = None
+    failures: int | None = None
+    failure_rate: float | None = None
+    failure_rate_ci95: tuple[float, float] | None = None  # 95% interval (low, high)
+    flips: int | None = None  # pass<->fail changes between consecutive runs
+    same_commit_flips: int | None = None  # commits on which the test both passed and failed
+    burst_failures: int | None = None  # failures excluded as infrastructure bursts
+    first_failure: FailurePoint | None = None
+    last_failure: FailurePoint | None = None
+    extra: Extra = ()
+
+    def __post_init__(self) -> None:
+        # Frozen: the normalisation goes through object.__setattr__.
+        object.__setattr__(self, "verdict", Verdict(self.verdict))
+        if self.failure_rate is not None:
+            object.__setattr__(self, "failure_rate", round(self.failure_rate, RATE_DECIMALS))
+        if self.failure_rate_ci95 is not None:
+            low, high = self.failure_rate_ci95
+            rounded = (round(low, RATE_DECIMALS), round(high, RATE_DECIMALS))
+            object.__setattr__(self, "failure_rate_ci95", rounded)
+        if self.confidence is not None:
+            object.__setattr__(self, "confidence", round(self.confidence, CONFIDENCE_DECIMALS))
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEntry:
+    """One test in the registry: the fields a person owns, and the evidence gatekeeper owns.
+
+    ``pinned`` means a person decided ``quarantined`` and classify must not change it. In the
+    file it defaults to true for an entry without evidence (someone wrote it by hand) and to
+    false for an entry with evidence (classify added it); it is written only when it differs.
+    """
+
+    name: str  # the test id (docs/test-ids.md)
+    service: str
+    reason: str
+    quarantined: bool = True
+    pinned: bool = True
+    issue: str | None = None
+    owner: str | None = None
+    expires: dt.date | None = None
+    evidence: Evidence | None = None
+    extra: Extra = ()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.service, self.name)
+
+    def is_expired(self, today: dt.date) -> bool:
+        """Quarantined past its ``expires`` day (the day itself still counts)."""
+        return self.quarantined and self.expires is not None and self.expires < today
+
+
+@dataclass(frozen=True, slots=True)
+class Registry:
+    """The whole file: its entries in file order and its other top-level keys."""
+
+    entries: tuple[QuarantineEntry, ...] = ()
+    extra: Extra = ()
+    warnings: tuple[str, ...] = field(default=(), compare=False)  # "file:line: ..." notes
+
+    def find(self, service: str, name: str) -> QuarantineEntry | None:
+        for entry in self.entries:
+            if entry.service == service and entry.name == name:
+                return entry
+        return None
+
+    def quarantined(self, service: str | None = None) -> tuple[QuarantineEntry, ...]:
+        """The entries in force (``quarantined: true``), of one service or of all."""
+        return tuple(
+            e for e in self.entries if e.quarantined and (service is None or e.service == service)
+        )
+
+    def quarantined_ids(self, service: str) -> frozenset[str]:
+        """Test ids of one service the gate must not fail on (a set: the gate looks up many)."""
+        return frozenset(e.name for e in self.entries if e.quarantined and e.service == service)
+
+
+@dataclass(frozen=True, slots=True)
+class MachineUpdate:
+    """What the classifier tells the registry about one test (``registry.merge`` applies it).
+
+    ``quarantine``: True quarantines (adding an entry when there is none), False releases,
+    None only refreshes the evidence. A pinned entry keeps its ``quarantined`` either way.
+    ``reason`` is the generated reason written once, when the entry is added.
+    """
+
+    service: str
+    name: str
+    evidence: Evidence
+    quarantine: bool | None = None
+    reason: str | None = None
+
+
+class ChangeKind(StrEnum):
+    ADDED = "added"
+    REMOVED = "removed"
+    QUARANTINED = "quarantined"  # an existing entry went from quarantined: false to true
+    RELEASED = "released"  # quarantined: true to false
+    UPDATED = "updated"  # anything else (evidence, human fields)
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryChange:
+    """One line of "what changed" between two registries (classify's report, --dry-run)."""
+
+    kind: ChangeKind
+    service: str
+    name: str
+
+
+# ---------------------------------------------------------------------------------------------
+# The classifier's output (gatekeeper.flaky): a verdict per test, with its evidence, and the
+# infrastructure bursts it excluded. The model is explained in docs/statistics.md. Appended on
+# its own so that the records above stay untouched.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePoint:
+    """Where a test's failure rate changed: the first commit of the new segment."""
+
+    commit: str | None
+    run_id: str
+    timestamp: datetime | None
+    rate_before: float  # failure rate of the segment before (failing executions / executions)
+    rate_after: float
+
+
+@dataclass(frozen=True, slots=True)
+class TestVerdict:
+    """The classifier's verdict on one test of one service, and why.
+
+    ``evidence`` holds the fields the registry stores; its ``runs``/``failures``/``failure_rate``
+    describe the current segment (since the last change point; for a quarantined test, since
+    its last flaky segment began) and count executions (a retry is one more execution).
+    ``since`` is where the verdict starts: for ``broken`` the first failing run of the final
+    failing block, for ``flaky`` the start of the flaky segment (None if it never failed).
+    """
+
+    __test__ = False
+
+    service: str
+    test_id: str
+    verdict: Verdict
+    evidence: Evidence
+    executions: int = 0  # every execution considered, all segments
+    failed_executions: int = 0
+    since: FailurePoint | None = None
+    change_points: tuple[ChangePoint, ...] = ()
+    first_failure_at: datetime | None = None
+    last_failure_at: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.service, self.test_id)
+
+
+@dataclass(frozen=True, slots=True)
+class BurstRun:
+    """A run attempt in which an unusual share of tests failed together: infrastructure."""
+
+    service: str
+    run_id: str
+    attempt: int
+    commit: str | None
+    timestamp: datetime | None
+    tests: int  # tests with a non-skipped final outcome in the attempt
+    failures: int  # of those, how many failed (all excluded from the tests' evidence)
+    expected_share: float  # the service's typical share of failing tests per run
+    p_value: float  # P(at least this many failures | typical share), binomial
+    message: str | None = None  # the most common normalised failure message, if shared
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """Everything one classifier pass concluded, verdicts sorted by (service, test id)."""
+
+    verdicts: tuple[TestVerdict, ...] = ()
+    bursts: tuple[BurstRun, ...] = ()
