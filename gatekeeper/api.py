@@ -10,7 +10,7 @@ import stat
 import subprocess
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,8 @@ from gatekeeper.model import (
     CoverageReport,
     IngestOutcome,
     ParsedReport,
+    QuarantineEntry,
+    Registry,
     Run,
     RunCounts,
     RunMeta,
@@ -639,3 +641,100 @@ def _history_summary(store: HistoryStore, top: int = 5) -> list[ServiceSummary]:
             )
         )
     return out
+
+
+# -- the quarantine registry ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineView:
+    """What `quarantine list` shows: the entries asked for, and the expired quarantines."""
+
+    path: str
+    entries: tuple[QuarantineEntry, ...]
+    expired: tuple[QuarantineEntry, ...]
+    warnings: tuple[str, ...]
+    registry: Registry  # the entries shown, as a registry (for --format yaml)
+
+
+def registry_location(flag: str | None, env: Mapping[str, str], cwd: Path) -> tuple[Path, bool]:
+    """The registry file and whether a missing file is an empty registry (only by default)."""
+    from gatekeeper.registry import DEFAULT_NAME
+
+    named = flag or env.get("GATEKEEPER_REGISTRY")
+    path = Path(named or DEFAULT_NAME)
+    if not path.is_absolute() and cwd.resolve() != Path.cwd().resolve():
+        path = cwd / path  # relative to the caller's folder; messages then show the full path
+    return path, not named
+
+
+def quarantine_view(
+    path: Path,
+    missing_ok: bool,
+    *,
+    service: str | None = None,
+    include_released: bool = False,
+    today: date | None = None,
+) -> QuarantineView:
+    """The registry's quarantines (or all its entries), reading only the YAML file."""
+    from gatekeeper import registry
+
+    reg = registry.load(path, missing_ok=missing_ok)
+    entries = tuple(
+        e
+        for e in reg.entries
+        if (service is None or e.service == service) and (include_released or e.quarantined)
+    )
+    day = today or datetime.now(UTC).date()
+    late = tuple(e for e in registry.expired(reg, day) if e in entries and e.quarantined)
+    return QuarantineView(
+        path=str(path),
+        entries=entries,
+        expired=late,
+        warnings=reg.warnings,
+        registry=replace(reg, entries=entries),
+    )
+
+
+def quarantine_add(
+    path: Path,
+    missing_ok: bool,
+    *,
+    name: str,
+    service: str,
+    reason: str,
+    issue: str | None = None,
+    owner: str | None = None,
+    expires: date | None = None,
+) -> QuarantineEntry:
+    """Quarantine a test by hand (pinned: classify never releases it) and save the file."""
+    from gatekeeper import registry
+
+    reg = registry.load(path, missing_ok=missing_ok)
+    new = registry.add_manual(reg, name, service, reason, issue, owner, expires)
+    registry.save(path, new)
+    entry = new.find(service, name)
+    assert entry is not None
+    return entry
+
+
+def quarantine_remove(path: Path, missing_ok: bool, *, name: str, service: str) -> None:
+    """Take a test out of the registry and save the file."""
+    from gatekeeper import registry
+
+    reg = registry.load(path, missing_ok=missing_ok)
+    registry.save(path, registry.remove(reg, name, service))
+
+
+def registry_yaml(view: QuarantineView) -> str:
+    """The entries of a view as a registry file (`quarantine list --format yaml`)."""
+    from gatekeeper import registry
+
+    return registry.dump(view.registry)
+
+
+def parse_date(value: str, where: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as err:
+        raise MetadataError(f"{where}: {value!r} is not a date", hint="write YYYY-MM-DD") from err

@@ -200,6 +200,96 @@ def demo(
         gk.close()
 
 
+quarantine_app = typer.Typer(
+    help="The quarantine registry (flaky-tests.yml): list, add and remove quarantined tests.",
+    no_args_is_help=True,
+)
+app.add_typer(quarantine_app, name="quarantine")
+
+RegistryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--registry",
+        help="The registry file (default: $GATEKEEPER_REGISTRY, else flaky-tests.yml here).",
+        show_default=False,
+    ),
+]
+
+
+def _registry(flag: str | None) -> tuple[Path, bool]:
+    from gatekeeper.api import registry_location
+
+    return registry_location(flag, os.environ, Path.cwd())
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    service: Annotated[str | None, typer.Option(help="Only this service's tests.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or yaml.")] = "table",
+    include_released: Annotated[
+        bool, typer.Option("--all", help="Also list released entries.")
+    ] = False,
+    registry: RegistryOption = None,
+) -> None:
+    """The quarantined tests, read from the registry file alone (fast; no database)."""
+    from gatekeeper.api import quarantine_view, registry_yaml
+    from gatekeeper.emit.quarantine import json_list, table
+
+    if fmt not in ("table", "json", "yaml"):
+        raise ConfigError(f"--format {fmt}: not a list format", hint="choose table, json or yaml")
+    path, missing_ok = _registry(registry)
+    view = quarantine_view(path, missing_ok, service=service, include_released=include_released)
+    for w in view.warnings:
+        _warn(w)
+    for e in view.expired:
+        _warn(f"{e.name} in {e.service}: the quarantine expired on {e.expires} (renew or fix it)")
+    if fmt == "json":
+        typer.echo(json.dumps(json_list(view.entries, view.expired), indent=2))
+    elif fmt == "yaml":
+        text = registry_yaml(view)
+        typer.echo(text if text.endswith("\n") else text + "\n", nl=False)
+    else:
+        typer.echo(table(view.entries, view.expired), nl=False)
+
+
+@quarantine_app.command("add")
+def quarantine_add(
+    name: Annotated[str, typer.Argument(help="The test id, as in docs/test-ids.md.")],
+    service: Annotated[str, typer.Option(help="The test's service.")],
+    reason: Annotated[str, typer.Option(help="Why it is quarantined (for the reviewer).")],
+    issue: Annotated[str | None, typer.Option(help="The tracking issue, e.g. #1234.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Who will fix it.")] = None,
+    expires: Annotated[
+        str | None, typer.Option(help="When the quarantine ends, YYYY-MM-DD.")
+    ] = None,
+    registry: RegistryOption = None,
+) -> None:
+    """Quarantine a test by hand. A manual entry is pinned: classify never releases it."""
+    from gatekeeper import api
+
+    path, missing_ok = _registry(registry)
+    until = api.parse_date(expires, "--expires") if expires else None
+    api.quarantine_add(
+        path, missing_ok, name=name, service=service, reason=reason, issue=issue, owner=owner,
+        expires=until,
+    )  # fmt: skip
+    typer.echo(f"{name} in {service}: quarantined (pinned) in {path.name}")
+
+
+@quarantine_app.command("remove")
+def quarantine_remove(
+    name: Annotated[str, typer.Argument(help="The test id.")],
+    service: Annotated[str, typer.Option(help="The test's service.")],
+    registry: RegistryOption = None,
+) -> None:
+    """Take a test out of the registry (its next failure fails the gate again)."""
+    from gatekeeper import api
+
+    path, missing_ok = _registry(registry)
+    api.quarantine_remove(path, missing_ok, name=name, service=service)
+    typer.echo(f"{name} in {service}: removed from {path.name}")
+
+
 def main() -> None:
     """Entry point: the one place that turns errors into a message and an exit code."""
     try:
