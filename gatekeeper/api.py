@@ -28,17 +28,20 @@ from gatekeeper.errors import (
 )
 from gatekeeper.model import (
     BenchmarkResult,
+    BurstRun,
     CoverageReport,
     IngestOutcome,
     ParsedReport,
     QuarantineEntry,
     Registry,
+    RegistryChange,
     Run,
     RunCounts,
     RunMeta,
     ServiceSummary,
     SourceFile,
     TestResult,
+    TestVerdict,
 )
 
 if TYPE_CHECKING:
@@ -738,3 +741,65 @@ def parse_date(value: str, where: str) -> date:
         return date.fromisoformat(value.strip())
     except ValueError as err:
         raise MetadataError(f"{where}: {value!r} is not a date", hint="write YYYY-MM-DD") from err
+
+
+# -- classification -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifyOutcome:
+    """What `gatekeeper classify` found and did."""
+
+    path: str
+    verdicts: tuple[TestVerdict, ...]
+    bursts: tuple[BurstRun, ...]
+    changes: tuple[RegistryChange, ...]
+    diff: str  # unified diff of the registry file (empty when nothing changes)
+    written: bool
+
+
+def classify_into_registry(
+    gk: Gatekeeper,
+    path: Path,
+    missing_ok: bool,
+    *,
+    service: str | None = None,
+    dry_run: bool = False,
+    today: date | None = None,
+) -> ClassifyOutcome:
+    """Classify the history and update the registry (all of it, or one service's tests)."""
+    import difflib
+
+    from gatekeeper import flaky, registry
+
+    old = registry.load(path, missing_ok=missing_ok)
+    try:
+        original: str | None = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        original = None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read the registry ({err})") from err
+    quarantined = {e.key for e in old.entries if e.quarantined}
+    result = flaky.classify(gk.store.executions(service=service), quarantined=quarantined)
+    entries = {e.key: e.quarantined for e in old.entries if service is None or e.service == service}
+    day = today or datetime.now(UTC).date()
+    new = registry.merge(old, flaky.registry_updates(result, entries), today=day)
+    changes = registry.changes(old, new)
+    text = registry.dump(new, original, source=str(path))
+    diff = "".join(
+        difflib.unified_diff(
+            (original or "").splitlines(keepends=True),
+            text.splitlines(keepends=True),
+            fromfile=f"a/{path.name}",
+            tofile=f"b/{path.name}",
+        )
+    )
+    written = False if dry_run or not changes else registry.save(path, new)
+    return ClassifyOutcome(
+        path=str(path),
+        verdicts=result.verdicts,
+        bursts=result.bursts,
+        changes=changes,
+        diff=diff,
+        written=written,
+    )

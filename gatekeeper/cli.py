@@ -200,6 +200,48 @@ def demo(
         gk.close()
 
 
+@app.command()
+def classify(
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            "--registry",
+            help="The registry file (default: $GATEKEEPER_REGISTRY, else flaky-tests.yml here).",
+            show_default=False,
+        ),
+    ] = None,
+    service: Annotated[str | None, typer.Option(help="Only this service's tests.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the diff of the registry; write nothing.")
+    ] = False,
+    db: DbOption = None,
+    lock_timeout: LockTimeoutOption = None,
+) -> None:
+    """Classify every test from the history and update the quarantine registry."""
+    from gatekeeper.api import classify_into_registry
+    from gatekeeper.emit.classify import report
+
+    path, missing_ok = _registry(registry)
+    gk = _gatekeeper(db, lock_timeout)
+    try:
+        outcome = classify_into_registry(gk, path, missing_ok, service=service, dry_run=dry_run)
+    finally:
+        gk.close()
+    if dry_run and outcome.diff:
+        typer.echo(outcome.diff, nl=False)
+    typer.echo(
+        report(
+            outcome.path,
+            outcome.verdicts,
+            outcome.bursts,
+            outcome.changes,
+            written=outcome.written,
+            dry_run=dry_run,
+        ),
+        nl=False,
+    )
+
+
 quarantine_app = typer.Typer(
     help="The quarantine registry (flaky-tests.yml): list, add and remove quarantined tests.",
     no_args_is_help=True,

@@ -1,0 +1,125 @@
+"""`gatekeeper classify` end to end: the sample history in, the registry file out.
+
+The expected verdicts are the stories in sample_reports/README.md, written by the generator of
+the history, not by the classifier.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import SAMPLES
+from .test_cli_ingest import gatekeeper
+
+
+def _story_ids(heading: str) -> set[str]:
+    """The test ids in the first column of a table under a heading of the samples' README."""
+    readme = (SAMPLES / "README.md").read_text(encoding="utf-8")
+    section = readme.split(heading, 1)[1].split("\n### ", 1)[0]
+    return set(re.findall(r"^\| `([^`]+)` \|", section, re.M))
+
+
+FLAKY = _story_ids("### Flaky tests")
+BROKEN = "api::test_get_missing_user_returns_404"
+
+TEAM_FILE = """\
+# Nova's flaky tests. Review quarantines like code.
+flaky_tests:
+  - name: "tests.test_index.TestIndexer::test_concurrent_writers"
+    service: search-service
+    reason: "lock contention in the indexer (hand-written)"
+    quarantined: true
+    issue: "#77"
+    owner: bob
+"""
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> str:
+    db = tmp_path_factory.mktemp("history") / "h.db"
+    proc = gatekeeper(
+        "ingest", "--manifest", str(SAMPLES / "manifest.jsonl"), "--db", f"sqlite:///{db}",
+        cwd=db.parent,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return f"sqlite:///{db}"
+
+
+def test_the_stories_sanity() -> None:
+    assert len(FLAKY) == 9, FLAKY  # three per service
+
+
+def test_classify_quarantines_the_flaky_tests_and_reports_the_broken_one(
+    tmp_path: Path, history: str
+) -> None:
+    (tmp_path / "flaky-tests.yml").write_text(TEAM_FILE, encoding="utf-8")
+    proc = gatekeeper("classify", "--db", history, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "flaky-tests.yml").read_text(encoding="utf-8")
+    doc = yaml.safe_load(text)
+    quarantined = {e["name"] for e in doc["flaky_tests"] if e["quarantined"]}
+    assert quarantined == FLAKY
+    assert BROKEN not in {e["name"] for e in doc["flaky_tests"]}
+    assert re.search(rf"! broken +user-service +{re.escape(BROKEN)} since \w+", proc.stdout)
+    # what a person wrote stays, comment included
+    assert text.startswith("# Nova's flaky tests. Review quarantines like code.\n")
+    [hand] = [e for e in doc["flaky_tests"] if e["name"].endswith("test_concurrent_writers")]
+    assert (hand["reason"], hand["issue"], hand["owner"]) == (
+        "lock contention in the indexer (hand-written)",
+        "#77",
+        "bob",
+    )
+    new = [e for e in doc["flaky_tests"] if "evidence" in e and e["name"] != hand["name"]]
+    assert all(e["reason"].startswith("flaky: ") for e in new)
+    assert all(e["evidence"]["verdict"] == "flaky" for e in new)
+    # a second run changes nothing, byte for byte
+    again = gatekeeper("classify", "--db", history, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.rstrip().endswith("flaky-tests.yml: unchanged")
+    assert (tmp_path / "flaky-tests.yml").read_text(encoding="utf-8") == text
+
+
+def test_dry_run_shows_the_diff_and_writes_nothing(tmp_path: Path, history: str) -> None:
+    (tmp_path / "flaky-tests.yml").write_text(TEAM_FILE, encoding="utf-8")
+    proc = gatekeeper("classify", "--db", history, "--dry-run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("--- a/flaky-tests.yml\n+++ b/flaky-tests.yml\n")
+    assert "not written (--dry-run)" in proc.stdout
+    assert (tmp_path / "flaky-tests.yml").read_text(encoding="utf-8") == TEAM_FILE
+
+
+def test_a_machine_quarantined_test_that_is_now_broken_is_released(
+    tmp_path: Path, history: str
+) -> None:
+    machine = (
+        "flaky_tests:\n"
+        f"  - name: {BROKEN}\n"
+        "    service: user-service\n"
+        "    reason: 'flaky: quarantined by gatekeeper'\n"
+        "    quarantined: true\n"
+        "    evidence:\n"
+        "      verdict: flaky\n"
+        "      detected: 2026-11-01\n"
+    )
+    (tmp_path / "flaky-tests.yml").write_text(machine, encoding="utf-8")
+    proc = gatekeeper("classify", "--db", history, "--service", "user-service", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    [entry] = [
+        e
+        for e in yaml.safe_load((tmp_path / "flaky-tests.yml").read_text())["flaky_tests"]
+        if e["name"] == BROKEN
+    ]
+    assert entry["quarantined"] is False
+    assert entry["evidence"]["verdict"] == "broken"
+    assert re.search(rf"- released +user-service  {re.escape(BROKEN)}", proc.stdout)
+
+
+def test_classify_without_history_is_a_clear_error(tmp_path: Path) -> None:
+    proc = gatekeeper("classify", "--db", "postgresql://gk@127.0.0.1:1/none", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "cannot connect" in proc.stderr
+    assert not (tmp_path / "flaky-tests.yml").exists()
