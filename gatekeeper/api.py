@@ -597,6 +597,20 @@ def fresh_sqlite_url(folder: Path) -> str:
     return f"sqlite:///{db_file.resolve()}"
 
 
+def fresh_demo_registry(folder: Path) -> Path:
+    """The demo's registry file in ``folder``, removed if an earlier demo left one."""
+    path = folder / "flaky-tests.yml"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+    except OSError as err:
+        raise ConfigError(
+            f"{folder}: cannot make a fresh demo registry there ({err.strerror})",
+            hint="pass --dir with a folder you can write to",
+        ) from err
+    return path
+
+
 def sample_reports_dir() -> Path:
     """The bundled sample history (a source checkout's top-level sample_reports/)."""
     here = Path(__file__).resolve().parent.parent / "sample_reports"

@@ -182,12 +182,20 @@ def demo(
         typer.Option("--db", help="Use this database instead of a fresh SQLite file in --dir."),
     ] = None,
 ) -> None:
-    """Ingest the bundled sample_reports/ into a fresh database and summarise the history."""
-    from gatekeeper.api import fresh_sqlite_url, sample_reports_dir
+    """Ingest the bundled sample_reports/ into a fresh database, summarise the history, and
+    classify its tests into a fresh registry (DIR/flaky-tests.yml)."""
+    from gatekeeper.api import (
+        classify_into_registry,
+        fresh_demo_registry,
+        fresh_sqlite_url,
+        sample_reports_dir,
+    )
+    from gatekeeper.emit.classify import report
     from gatekeeper.emit.demo import render_summary
 
     manifest = sample_reports_dir() / "manifest.jsonl"
     gk = _gatekeeper(db or fresh_sqlite_url(workdir))
+    registry = fresh_demo_registry(workdir)
     try:
         typer.echo(f"Ingesting the sample history ({manifest}) into {gk.settings.db_url} ...")
         started = datetime.now()
@@ -196,6 +204,20 @@ def demo(
         stored = sum(1 for o in outcomes if o.stored)
         typer.echo(f"Stored {stored} runs in {elapsed:.1f}s.\n")
         typer.echo(render_summary(gk.history_summary()))
+        typer.echo(f"Classifying every test into a new quarantine registry, {registry} ...")
+        done = classify_into_registry(gk, registry, True)
+        typer.echo(
+            report(
+                registry.name,
+                done.verdicts,
+                done.bursts,
+                done.changes,
+                written=done.written,
+                dry_run=False,
+            ),
+            nl=False,
+        )
+        typer.echo(f"\nNext: gatekeeper quarantine list --registry {registry}")
     finally:
         gk.close()
 

@@ -431,7 +431,7 @@ def test_manifest_backfill_into_postgresql(tmp_path: Path, pg_url: str) -> None:
 
 
 def test_demo_ingests_the_samples_and_summarises(tmp_path: Path) -> None:
-    proc = gatekeeper("demo", "--dir", str(tmp_path / "demo"), cwd=tmp_path, timeout=300)
+    proc = gatekeeper("demo", "--dir", "demo", cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
     runs = _manifest_runs(SAMPLES / "manifest.jsonl")
     assert f"Stored {len(runs)} runs" in proc.stdout
