@@ -16,7 +16,7 @@ from gatekeeper.api import FORMATS
 from gatekeeper.errors import EXIT_CANNOT_DECIDE, ConfigError, GatekeeperError
 
 if TYPE_CHECKING:
-    from gatekeeper.api import Gatekeeper, Progress
+    from gatekeeper.api import ClassifyOutcome, Gatekeeper, Progress
 
 T = TypeVar("T")
 
@@ -190,7 +190,6 @@ def demo(
         fresh_sqlite_url,
         sample_reports_dir,
     )
-    from gatekeeper.emit.classify import report
     from gatekeeper.emit.demo import render_summary
 
     manifest = sample_reports_dir() / "manifest.jsonl"
@@ -205,18 +204,7 @@ def demo(
         typer.echo(f"Stored {stored} runs in {elapsed:.1f}s.\n")
         typer.echo(render_summary(gk.history_summary()))
         typer.echo(f"Classifying every test into a new quarantine registry, {registry} ...")
-        done = classify_into_registry(gk, registry, True)
-        typer.echo(
-            report(
-                registry.name,
-                done.verdicts,
-                done.bursts,
-                done.changes,
-                written=done.written,
-                dry_run=False,
-            ),
-            nl=False,
-        )
+        _echo_classify(classify_into_registry(gk, registry, True), registry.name, dry_run=False)
         typer.echo(f"\nNext: gatekeeper quarantine list --registry {registry}")
     finally:
         gk.close()
@@ -241,7 +229,6 @@ def classify(
 ) -> None:
     """Classify every test from the history and update the quarantine registry."""
     from gatekeeper.api import classify_into_registry
-    from gatekeeper.emit.classify import report
 
     path, missing_ok = _registry(registry)
     gk = _gatekeeper(db, lock_timeout)
@@ -251,17 +238,21 @@ def classify(
         gk.close()
     if dry_run and outcome.diff:
         typer.echo(outcome.diff, nl=False)
-    typer.echo(
-        report(
-            outcome.path,
-            outcome.verdicts,
-            outcome.bursts,
-            outcome.changes,
-            written=outcome.written,
-            dry_run=dry_run,
-        ),
-        nl=False,
+    _echo_classify(outcome, outcome.path, dry_run=dry_run)
+
+
+def _echo_classify(outcome: ClassifyOutcome, name: str, *, dry_run: bool) -> None:
+    from gatekeeper.emit.classify import report
+
+    text = report(
+        name,
+        outcome.verdicts,
+        outcome.bursts,
+        outcome.changes,
+        written=outcome.written,
+        dry_run=dry_run,
     )
+    typer.echo(text, nl=False)
 
 
 quarantine_app = typer.Typer(
