@@ -188,9 +188,11 @@ def demo(
         classify_into_registry,
         fresh_demo_registry,
         fresh_sqlite_url,
+        quarantine_view,
         sample_reports_dir,
     )
     from gatekeeper.emit.demo import render_summary
+    from gatekeeper.emit.quarantine import table
 
     manifest = sample_reports_dir() / "manifest.jsonl"
     gk = _gatekeeper(db or fresh_sqlite_url(workdir))
@@ -204,8 +206,15 @@ def demo(
         typer.echo(f"Stored {stored} runs in {elapsed:.1f}s.\n")
         typer.echo(render_summary(gk.history_summary()))
         typer.echo(f"Classifying every test into a new quarantine registry, {registry} ...")
-        _echo_classify(classify_into_registry(gk, registry, True), registry.name, dry_run=False)
-        typer.echo(f"\nNext: gatekeeper quarantine list --registry {registry}")
+        # the day of the history's last run stands for "today", so the demo prints the same
+        # registry whenever it runs
+        stamps = [o.meta.timestamp for o in outcomes if o.meta.timestamp]
+        day = max(stamps).date() if stamps else None
+        done = classify_into_registry(gk, registry, True, today=day)
+        _echo_classify(done, registry.name, dry_run=False)
+        typer.echo(f"\n$ gatekeeper quarantine list --registry {registry}")
+        view = quarantine_view(registry, False, today=day)
+        typer.echo(table(view.entries, view.expired), nl=False)
     finally:
         gk.close()
 
