@@ -62,7 +62,8 @@ def _gatekeeper() -> list[str]:
 
 
 def write_junit(path: Path, n_tests: int, seed: int, *, suites: int = 50) -> None:
-    """A pytest-shaped JUnit file: n_tests testcases, ~2% failing with a traceback, some skipped."""
+    """A pytest-shaped JUnit file: n_tests testcases; 5% of them flaky (failing 8% of their runs,
+    with a traceback), 2% skipped."""
     rng = random.Random(seed)
     per_suite = max(1, n_tests // suites)
     parts = ['<?xml version="1.0" encoding="utf-8"?>\n<testsuites>\n']
@@ -78,14 +79,18 @@ def write_junit(path: Path, n_tests: int, seed: int, *, suites: int = 50) -> Non
             name = f"test_case_{i:05d}[param-{i % 7}]"
             t = f"{rng.random() * 0.2:.4f}"
             roll = rng.random()
-            if roll < 0.02:
+            # A realistic suite: one test in 20 is flaky (fails 8% of its runs), one in 50 is
+            # skipped, the rest pass; which tests are which is fixed by their position, so the
+            # same tests are flaky in every run of a history.
+            flaky = (s * 7919 + i) % 20 == 0
+            if flaky and roll < 0.08:
                 parts.append(
                     f'<testcase classname="{cls}" name="{name}" time="{t}">'
                     f'<failure message="AssertionError: assert 41 == 42">def {name[:14]}():\n'
                     "&gt;       assert compute() == 42\nE       assert 41 == 42\n"
                     f"tests/test_module_{s:03d}.py:{i + 10}: AssertionError</failure></testcase>\n"
                 )
-            elif roll < 0.04:
+            elif (s * 104729 + i) % 50 == 1:
                 parts.append(
                     f'<testcase classname="{cls}" name="{name}" time="0.0000">'
                     '<skipped type="pytest.skip" message="needs redis">'
@@ -210,11 +215,69 @@ def bench_help(reps: int) -> dict[str, object]:
     }
 
 
+def bench_classify(reps: int, files: int) -> dict[str, object]:
+    """`gatekeeper classify` over the backfilled history (target: under 5 s for 600,000 results)."""
+    manifest = WORK / f"backfill-{files}x250" / "manifest.jsonl"
+    db = WORK / "classify.db"
+    if not db.exists():
+        if not manifest.exists():
+            bench_backfill(1, files, 250)
+        ingest = [*_gatekeeper(), "ingest", "--manifest", str(manifest)]
+        timed([*ingest, "--db", f"sqlite:///{db}"], WORK)
+    registry = WORK / "classify-registry.yml"
+    cmd = [*_gatekeeper(), "classify", "--db", f"sqlite:///{db}", "--registry", str(registry)]
+    times = []
+    for _ in range(reps):
+        registry.write_text("flaky_tests: []\n", encoding="utf-8")
+        times.append(timed(cmd, WORK))
+    med = statistics.median(times)
+    print(f"{f'classify {files * 250:,} results':<38} median {med:.3f}s (target < 5 s)")
+    return {"benchmark": "classify", "results": files * 250, "median_s": round(med, 4), "target": 5}
+
+
+def bench_quarantine_list(reps: int) -> dict[str, object]:
+    """`gatekeeper quarantine list` on a 500-entry registry (target: under 0.4 s)."""
+    registry = WORK / "registry-500.yml"
+    lines = ["flaky_tests:"]
+    for i in range(500):
+        lines += [
+            f"  - name: tests.test_module_{i // 20:03d}::test_case_{i:04d}",
+            f"    service: service-{i % 12:02d}",
+            f"    reason: 'flaky: {i % 9 + 1} of 60 executions failed'",
+            "    quarantined: true",
+            f"    issue: '#{1000 + i}'",
+            "    owner: team-a",
+            "    evidence:",
+            "      verdict: flaky",
+            "      confidence: 0.99",
+            f"      summary: 'flaky: {i % 9 + 1} of 60 executions failed'",
+            "      detected: 2026-11-01",
+            "      updated: 2026-11-20",
+            "      runs: 60",
+            f"      failures: {i % 9 + 1}",
+            f"      failure_rate: {(i % 9 + 1) / 60:.4f}",
+        ]
+    registry.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cmd = [*_gatekeeper(), "quarantine", "list", "--registry", str(registry)]
+    times = [timed(cmd, WORK) for _ in range(reps * 3)]
+    med = statistics.median(times)
+    print(f"{'quarantine list, 500 entries':<38} median {med:.3f}s (target < 0.4 s)")
+    return {
+        "benchmark": "quarantine list (500 entries)",
+        "median_s": round(med, 4),
+        "target_s": 0.4,
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="3 repetitions, a 600-file backfill")
     ap.add_argument("--reps", type=int, default=None)
-    ap.add_argument("--only", choices=["single", "backfill", "help"], default=None)
+    ap.add_argument(
+        "--only",
+        choices=["single", "backfill", "help", "classify", "quarantine"],
+        default=None,
+    )
     args = ap.parse_args()
     reps = args.reps or (3 if args.quick else 5)
     WORK.mkdir(parents=True, exist_ok=True)
@@ -224,9 +287,13 @@ def main() -> None:
         rows.append(bench_help(reps))
     if args.only in (None, "single"):
         rows.append(bench_single(reps))
+    files = 600 if args.quick else 2400
     if args.only in (None, "backfill"):
-        files = 600 if args.quick else 2400
         rows.append(bench_backfill(max(1, reps - 2), files, 250))
+    if args.only in (None, "classify"):
+        rows.append(bench_classify(max(1, reps - 2), files))
+    if args.only in (None, "quarantine"):
+        rows.append(bench_quarantine_list(reps))
     out = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "python": sys.version.split()[0],
