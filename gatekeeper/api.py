@@ -768,7 +768,7 @@ class ClassifyOutcome:
     verdicts: tuple[TestVerdict, ...]
     bursts: tuple[BurstRun, ...]
     changes: tuple[RegistryChange, ...]
-    diff: str  # unified diff of the registry file (empty when nothing changes)
+    diff: str  # with dry_run: the unified diff of the registry file (empty when no change)
     written: bool
 
 
@@ -799,15 +799,17 @@ def classify_into_registry(
     day = today or datetime.now(UTC).date()
     new = registry.merge(old, flaky.registry_updates(result, entries), today=day)
     changes = registry.changes(old, new)
-    text = registry.dump(new, original, source=str(path))
-    diff = "".join(
-        difflib.unified_diff(
-            (original or "").splitlines(keepends=True),
-            text.splitlines(keepends=True),
-            fromfile=f"a/{path.name}",
-            tofile=f"b/{path.name}",
+    diff = ""
+    if dry_run and changes:  # the diff costs a second rendering of the file: only when shown
+        text = registry.dump(new, original, source=str(path))
+        diff = "".join(
+            difflib.unified_diff(
+                (original or "").splitlines(keepends=True),
+                text.splitlines(keepends=True),
+                fromfile=f"a/{path.name}",
+                tofile=f"b/{path.name}",
+            )
         )
-    )
     written = False if dry_run or not changes else registry.save(path, new)
     return ClassifyOutcome(
         path=str(path),
