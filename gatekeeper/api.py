@@ -40,6 +40,7 @@ from gatekeeper.model import (
     RunMeta,
     ServiceSummary,
     SourceFile,
+    TestExecution,
     TestResult,
     TestVerdict,
 )
@@ -818,4 +819,55 @@ def classify_into_registry(
         changes=changes,
         diff=diff,
         written=written,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineDetail:
+    """One test for `quarantine show`: its registry entry (if any) and its recent executions."""
+
+    service: str
+    name: str
+    entry: QuarantineEntry | None
+    history: tuple[TestExecution, ...]  # the last runs' executions, oldest first
+
+
+def quarantine_show(
+    gk: Gatekeeper,
+    path: Path,
+    missing_ok: bool,
+    *,
+    name: str,
+    service: str | None = None,
+    runs: int = 30,
+) -> QuarantineDetail:
+    """A test's registry entry and the executions of its last ``runs`` runs."""
+    from gatekeeper import registry
+
+    reg = registry.load(path, missing_ok=missing_ok)
+    if service is None:
+        services = sorted({e.service for e in reg.entries if e.name == name})
+        if len(services) > 1:
+            raise ConfigError(
+                f"{name}: in the registry of several services ({', '.join(services)})",
+                hint="pass --service",
+            )
+        if not services:
+            raise ConfigError(
+                f"{name}: not in the registry {path.name}", hint="pass --service to see its history"
+            )
+        service = services[0]
+    history = gk.store.test_history(service, name)
+    if not history and reg.find(service, name) is None:
+        raise ConfigError(
+            f"{name} in {service}: neither in the registry nor in the history",
+            hint="check the test id (gatekeeper quarantine list shows the registry's)",
+        )
+    recent_runs = list(dict.fromkeys(e.run_pk for e in history))[-runs:]
+    keep = set(recent_runs)
+    return QuarantineDetail(
+        service=service,
+        name=name,
+        entry=reg.find(service, name),
+        history=tuple(e for e in history if e.run_pk in keep),
     )

@@ -316,6 +316,29 @@ def quarantine_list(
         typer.echo(table(view.entries, view.expired), nl=False)
 
 
+@quarantine_app.command("show")
+def quarantine_show(
+    name: Annotated[str, typer.Argument(help="The test id.")],
+    service: Annotated[
+        str | None, typer.Option(help="The test's service (needed when several have it).")
+    ] = None,
+    runs: Annotated[int, typer.Option(help="How many recent runs to show.")] = 30,
+    registry: RegistryOption = None,
+    db: DbOption = None,
+) -> None:
+    """A test's registry entry and evidence, and its pass/fail history run by run."""
+    from gatekeeper import api
+    from gatekeeper.emit.quarantine import show
+
+    path, missing_ok = _registry(registry)
+    gk = _gatekeeper(db)
+    try:
+        d = api.quarantine_show(gk, path, missing_ok, name=name, service=service, runs=runs)
+    finally:
+        gk.close()
+    typer.echo(show(d.name, d.service, d.entry, d.history), nl=False)
+
+
 @quarantine_app.command("add")
 def quarantine_add(
     name: Annotated[str, typer.Argument(help="The test id, as in docs/test-ids.md.")],

@@ -123,3 +123,30 @@ def test_classify_without_history_is_a_clear_error(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "cannot connect" in proc.stderr
     assert not (tmp_path / "flaky-tests.yml").exists()
+
+
+def test_quarantine_show_prints_the_evidence_and_the_run_by_run_history(
+    tmp_path: Path, history: str
+) -> None:
+    (tmp_path / "flaky-tests.yml").write_text(TEAM_FILE, encoding="utf-8")
+    assert gatekeeper("classify", "--db", history, cwd=tmp_path).returncode == 0
+    name = "api::test_concurrent_session_refresh"
+    proc = gatekeeper("quarantine", "show", name, "--db", history, "--runs", "40", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == f"{name}  (user-service)"
+    assert lines[1].startswith("  quarantined: flaky: ")
+    # sample_reports/README.md: this test failed an attempt in 7 runs; nextest retried it, so
+    # a failing run shows as FP (failed, then passed) or FFF (failed all three attempts)
+    strip = lines[-1].split()
+    assert sum(1 for s in strip if "F" in s) == 7
+    assert "[FFF]" in strip  # run-09: the flaky test failed all its attempts
+    # a test that is not in the registry still has its history
+    other = gatekeeper(
+        "quarantine", "show", BROKEN, "--service", "user-service", "--db", history, cwd=tmp_path
+    )
+    assert other.returncode == 0, other.stderr
+    assert "not in the registry" in other.stdout
+    unknown = gatekeeper("quarantine", "show", "no::such_test", "--db", history, cwd=tmp_path)
+    assert unknown.returncode == 2
+    assert unknown.stderr.startswith("gatekeeper: error: no::such_test: not in the registry")

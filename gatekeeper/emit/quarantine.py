@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gatekeeper.model import QuarantineEntry
+from gatekeeper.model import QuarantineEntry, TestExecution
 
 COLUMNS = ("test", "service", "failure rate", "runs", "since", "owner", "issue", "expires")
 
@@ -66,3 +66,71 @@ def json_list(
             }
         )
     return out
+
+
+_MARKS = {"passed": "P", "failed": "F", "error": "E", "skipped": "s"}
+
+
+def show(
+    name: str,
+    service: str,
+    entry: QuarantineEntry | None,
+    history: Sequence[TestExecution],
+) -> str:
+    """One test: the registry's fields and evidence, then one line per recent run."""
+    lines = [f"{name}  ({service})"]
+    if entry is None:
+        lines.append("  not in the registry")
+    else:
+        state = "quarantined" if entry.quarantined else "released"
+        pin = ", pinned by a person" if entry.pinned else ""
+        lines.append(f"  {state}{pin}: {entry.reason}")
+        for label, value in (
+            ("issue", entry.issue),
+            ("owner", entry.owner),
+            ("expires", entry.expires.isoformat() if entry.expires else None),
+        ):
+            if value:
+                lines.append(f"  {label}: {value}")
+        ev = entry.evidence
+        if ev is not None:
+            lines.append(
+                f"  verdict: {ev.verdict.value}"
+                + (f" (confidence {ev.confidence:.2f})" if ev.confidence is not None else "")
+            )
+            if ev.summary and ev.summary != entry.reason:
+                lines.append(f"  evidence: {ev.summary}")
+            for label, point in (
+                ("first failure", ev.first_failure),
+                ("last failure", ev.last_failure),
+            ):
+                if point is not None:
+                    lines.append(
+                        f"  {label}: {point.date or '-'} commit {(point.commit or '-')[:10]} "
+                        f"run {point.run or '-'}"
+                    )
+    if not history:
+        lines.append("  no executions in the history")
+        return "\n".join(lines) + "\n"
+    runs: dict[int, list[TestExecution]] = {}
+    for e in history:
+        runs.setdefault(e.run_pk, []).append(e)
+    lines.append(
+        f"  last {len(runs)} run(s), oldest first (P passed, F failed, E error, s skipped;"
+    )
+    lines.append("  several letters: the attempts of one run):")
+    strip = []
+    for attempts in runs.values():
+        first = attempts[0]
+        marks = "".join(_MARKS[a.outcome.value] for a in sorted(attempts, key=lambda a: a.retry))
+        strip.append(marks if len(marks) == 1 else f"[{marks}]")
+        when = first.timestamp.date().isoformat() if first.timestamp else "-"
+        run = first.run_id if first.attempt == 1 else f"{first.run_id}#{first.attempt}"
+        message = next((a.message for a in attempts if a.message and a.outcome.is_failure), None)
+        note = f"  {message.strip().splitlines()[0][:70]}" if message else ""
+        lines.append(
+            f"    {when}  {(first.commit or '-')[:10]:<10}  {first.branch or '-':<20.20}  "
+            f"run {run:<14} {marks:<4}{note}"
+        )
+    lines.append("  " + " ".join(strip))
+    return "\n".join(lines) + "\n"
