@@ -264,6 +264,58 @@ def _echo_classify(outcome: ClassifyOutcome, name: str, *, dry_run: bool) -> Non
     typer.echo(text, nl=False)
 
 
+@app.command("skip-list")
+def skip_list(
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="cargo (args after `cargo test --`), nextest (a filterset for -E), pytest "
+            "(--deselect args), gotest (a regexp for -skip), text (one id a line) or json.",
+        ),
+    ] = "text",
+    service: Annotated[
+        str | None,
+        typer.Option(help="Only this service's tests (required by the runner formats)."),
+    ] = None,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            "--registry",
+            help="The registry file (default: $GATEKEEPER_REGISTRY, else flaky-tests.yml here).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Print the quarantined tests in the form a test runner takes."""
+    from gatekeeper.api import quarantine_view, registry_location
+    from gatekeeper.emit import skiplist
+
+    if fmt not in skiplist.FORMATS:
+        raise ConfigError(
+            f"--format {fmt}: not a skip-list format", hint="choose " + ", ".join(skiplist.FORMATS)
+        )
+    if fmt in skiplist.RUNNER_FORMATS and service is None:
+        raise ConfigError(
+            f"--format {fmt} needs --service",
+            hint="a runner's skip list is one service's: the same test id may be quarantined "
+            "in one service and healthy in another",
+        )
+    path, missing_ok = registry_location(registry, os.environ, Path.cwd())
+    view = quarantine_view(path, missing_ok, service=service)
+    for w in view.warnings:
+        _warn(w)
+    for e in view.expired:
+        _warn(f"{e.name} in {e.service}: the quarantine expired on {e.expires} (renew or fix it)")
+    if fmt == "json":
+        typer.echo(json.dumps(skiplist.json_list(view.entries), indent=2))
+        return
+    result = skiplist.runner(fmt, view.entries)
+    for w in result.warnings:
+        _warn(w)
+    typer.echo(result.text, nl=False)
+
+
 quarantine_app = typer.Typer(
     help="The quarantine registry (flaky-tests.yml): list, add and remove quarantined tests.",
     no_args_is_help=True,
