@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import betaln
-from scipy.stats import beta as beta_dist
+
+# scipy.special, not scipy.stats: the same functions, and 0.3 s less to import
+from scipy.special import betainc, betaincinv, betaln
 
 IntArray = NDArray[np.int64]
 
@@ -148,11 +149,11 @@ def jeffreys_interval(failures: int, executions: int, level: float = 0.95) -> tu
     tail = (1.0 - level) / 2.0
     a = failures + 0.5
     b = executions - failures + 0.5
-    low = 0.0 if failures == 0 else float(beta_dist.ppf(tail, a, b))
-    high = 1.0 if failures == executions else float(beta_dist.ppf(1.0 - tail, a, b))
+    low = 0.0 if failures == 0 else float(betaincinv(a, b, tail))
+    high = 1.0 if failures == executions else float(betaincinv(a, b, 1.0 - tail))
     return (low, high)
 
 
 def rate_below(failures: int, executions: int, threshold: float) -> float:
     """Posterior probability (Jeffreys prior) that the failure rate is below ``threshold``."""
-    return float(beta_dist.cdf(threshold, failures + 0.5, executions - failures + 0.5))
+    return float(betainc(failures + 0.5, executions - failures + 0.5, threshold))
