@@ -610,3 +610,135 @@ class Classification:
 
     verdicts: tuple[TestVerdict, ...] = ()
     bursts: tuple[BurstRun, ...] = ()
+
+
+# ---------------------------------------------------------------------------------------------
+# The gate's decision
+# ---------------------------------------------------------------------------------------------
+
+
+class FailureKind(StrEnum):
+    TEST = "test"
+    COVERAGE = "coverage"
+    BENCHMARK = "benchmark"
+    INPUT = "input"
+
+
+@dataclass(frozen=True, slots=True)
+class GateFailure:
+    """One reason the gate failed (or, in ``warnings``, one reason it nearly did)."""
+
+    kind: FailureKind
+    subject: str  # test id, service name (or "overall"), benchmark name, or the input
+    message: str
+    service: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MutedFailure:
+    """A failing test the registry quarantines: reported, not failing the gate."""
+
+    service: str
+    test_id: str
+    message: str | None
+    issue: str | None = None
+    owner: str | None = None
+    reason: str | None = None
+    expires: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FlakyInRun:
+    """A test that failed and then passed on a retry within this run: flaky evidence."""
+
+    service: str
+    test_id: str
+    attempts: int
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageFigure:
+    """Coverage of one service (or of everything: ``subject == "overall"``) in this run.
+
+    Rates are fractions (0..1); thresholds are percent, as the configuration writes them.
+    ``line_rate`` = lines with hits > 0 / valid lines, the Cobertura ``line-rate`` formula.
+    """
+
+    subject: str
+    files: int
+    lines_valid: int
+    lines_covered: int
+    branches_valid: int = 0
+    branches_covered: int = 0
+    line_threshold: float | None = None
+    branch_threshold: float | None = None
+    baseline_line_rate: float | None = None  # the ratchet's reference, if there is one
+    baseline_run: str | None = None
+    max_drop: float | None = None
+    patch_valid: int = 0  # changed coverable lines (with --base)
+    patch_covered: int = 0
+    patch_threshold: float | None = None
+    passed: bool = True
+
+    @property
+    def line_rate(self) -> float | None:
+        return self.lines_covered / self.lines_valid if self.lines_valid else None
+
+    @property
+    def branch_rate(self) -> float | None:
+        return self.branches_covered / self.branches_valid if self.branches_valid else None
+
+    @property
+    def patch_rate(self) -> float | None:
+        return self.patch_covered / self.patch_valid if self.patch_valid else None
+
+
+class BenchmarkVerdict(StrEnum):
+    REGRESSION = "regression"  # worse than the threshold and significant: fails
+    OVER_CEILING = "over-ceiling"  # worse than the absolute ceiling: fails
+    IMPROVEMENT = "improvement"  # better by more than the threshold and significant
+    UNCHANGED = "unchanged"  # within the threshold, or not significant
+    NEW = "new"  # no history: recorded, not judged
+    INSUFFICIENT_HISTORY = "insufficient-history"  # fewer than min_history earlier results
+
+
+@dataclass(frozen=True, slots=True)
+class BenchmarkJudgement:
+    """One benchmark of this run against its own default-branch history."""
+
+    name: str
+    unit: str
+    direction: Direction
+    current: float
+    verdict: BenchmarkVerdict
+    baseline: float | None = None  # the history's central value (median of the window)
+    change: float | None = None  # (current - baseline) / baseline, signed; + is slower for times
+    p_value: float | None = None  # one-sided, for "worse than the threshold"
+    history: int = 0  # earlier results used
+    threshold: float | None = None  # max_regression, percent
+    ceiling: float | None = None
+    message: str = ""
+    group: str = ""
+    failing: bool = False  # the verdict fails the gate (not informational)
+
+
+@dataclass(frozen=True, slots=True)
+class GateDecision:
+    """The gate's verdict on one run: a value, with every reason; never an exception."""
+
+    passed: bool
+    service: str
+    run_id: str
+    attempt: int
+    commit: str | None
+    branch: str | None
+    counts: RunCounts
+    failures: tuple[GateFailure, ...] = ()
+    muted: tuple[MutedFailure, ...] = ()
+    flaky: tuple[FlakyInRun, ...] = ()
+    warnings: tuple[GateFailure, ...] = ()
+    coverage: tuple[CoverageFigure, ...] = ()
+    benchmarks: tuple[BenchmarkJudgement, ...] = ()
+    base_ref: str | None = None
+    stored: bool = True  # False when the run was already stored (a re-run of the gate)
