@@ -27,9 +27,13 @@ from gatekeeper.errors import (
     UnknownFormatError,
 )
 from gatekeeper.model import (
+    BenchmarkJudgement,
     BenchmarkResult,
     BurstRun,
     CoverageReport,
+    FailureKind,
+    GateDecision,
+    GateFailure,
     IngestOutcome,
     ParsedReport,
     QuarantineEntry,
@@ -44,6 +48,7 @@ from gatekeeper.model import (
     TestResult,
     TestVerdict,
 )
+from gatekeeper.rules import GateConfig
 
 if TYPE_CHECKING:
     from gatekeeper.store import HistoryStore
@@ -56,6 +61,8 @@ MAX_ATTEMPT = 10_000  # more re-runs of one CI run than any CI allows: a typo, n
 _REPORT_SUFFIXES = (".xml", ".json", ".jsonl", ".log", ".txt")
 
 # Directories never worth walking into when a folder of reports is given.
+# How many recent runs the ratchet looks through for a green one when no gate decided yet.
+_RATCHET_LOOKBACK = 50
 _SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv", ".gatekeeper"}
 # Criterion keeps the previous run in base/ and the comparison in change/; only new/ is this run.
 _CRITERION_SKIP = {"base", "change", "report"}
@@ -324,13 +331,18 @@ class Gatekeeper:
     def build_run(
         self, reports: Sequence[ReportFile], flags: MetaFlags, notes: Sequence[str] = ()
     ) -> Run:
+        return self._parse_run(reports, flags, notes)[0]
+
+    def _parse_run(
+        self, reports: Sequence[ReportFile], flags: MetaFlags, notes: Sequence[str] = ()
+    ) -> tuple[Run, list[ParsedReport]]:
         parsed: list[ParsedReport] = []
         sources: list[SourceFile] = []
         for report in reports:
             p, s = self.parse_file(report)
             parsed.append(p)
             sources.append(s)
-        return assemble_run(self.resolve_meta(flags, sources), parsed, sources, notes)
+        return assemble_run(self.resolve_meta(flags, sources), parsed, sources, notes), parsed
 
     def ingest(
         self, patterns: Sequence[str], flags: MetaFlags, fmt: str = "auto"
@@ -369,6 +381,167 @@ class Gatekeeper:
                 assemble_run(self.resolve_meta(flags, sources, backfill=True), parsed, sources)
             )
         return self.save(runs)
+
+    # -- the gate -------------------------------------------------------------------------------
+
+    def gate(
+        self,
+        patterns: Sequence[str],
+        flags: MetaFlags,
+        fmt: str = "auto",
+        *,
+        config: GateConfig,
+        registry_path: Path,
+        registry_missing_ok: bool,
+        base_ref: str | None = None,
+        today: date | None = None,
+    ) -> GateDecision:
+        """Ingest one run (as `ingest` does), then decide on it, and store the decision.
+
+        Everything that can make the gate unable to decide (reports, the registry, the base
+        ref) is read before anything is written, so a refused gate leaves no trace.
+        """
+        from gatekeeper import registry
+        from gatekeeper.gate import coverage as gate_coverage
+        from gatekeeper.gate import decide as gate_decide
+        from gatekeeper.gate import tests as gate_tests
+
+        reports, notes = self.collect(patterns, fmt)
+        run, parsed = self._parse_run(reports, flags, notes)
+        meta = run.meta
+        reg = registry.load(registry_path, missing_ok=registry_missing_ok)
+        changed = self.changed_lines(base_ref) if base_ref else None
+        outcome = self.save([run])[0]
+
+        key = (meta.service, meta.run_id, meta.attempt)
+        branch = config.default_branch
+        rules = config.test_rules(meta.service)
+        day = today or datetime.now(UTC).date()
+        recent = self.store.recent_test_counts(
+            meta.service, branch, limit=rules.recent_runs, exclude=key
+        )
+        tests = gate_tests.judge_tests(
+            run.tests,
+            service=meta.service,
+            entries=[e for e in reg.entries if e.service == meta.service],
+            rules=rules,
+            today=day,
+            recent_counts=recent,
+            has_test_reports=has_test_reports(parsed),
+            default_branch=branch,
+        )
+        cov = None
+        warnings = [_input_warning(w) for w in (*reg.warnings, *run.warnings)]
+        if run.coverage:
+            cov = gate_coverage.coverage_outcome(
+                run.coverage,
+                config,
+                meta.service,
+                repo_root=self._git("rev-parse", "--show-toplevel"),
+                baselines=self._ratchet_baselines(config, meta.service, branch, key),
+                changed=changed,
+            )
+        elif base_ref:
+            warnings.append(
+                GateFailure(
+                    FailureKind.INPUT,
+                    f"--base {base_ref}",
+                    "no coverage report in this run, so patch coverage was not judged",
+                    meta.service,
+                )
+            )
+        judgements: tuple[BenchmarkJudgement, ...] = ()
+        if run.benchmarks:
+            window = max(
+                config.benchmark_rules(meta.service, b.name).window for b in run.benchmarks
+            )
+            history = self.store.benchmark_baselines(
+                meta.service,
+                branch,
+                window=window,
+                exclude=key,
+                names={(b.group, b.name) for b in run.benchmarks},
+            )
+            judgements = gate_decide.judge_benchmarks(run.benchmarks, history, config, meta.service)
+        decision = gate_decide.decide(
+            meta,
+            outcome.counts,
+            tests,
+            cov,
+            judgements,
+            warnings=warnings,
+            base_ref=base_ref,
+            stored=outcome.stored,
+        )
+        from gatekeeper.emit import gate as emit_gate
+
+        self.store.save_decision(
+            meta.service,
+            meta.run_id,
+            meta.attempt,
+            passed=decision.passed,
+            decided_at=datetime.now(UTC),
+            document=json.dumps(emit_gate.json_object(decision), sort_keys=True),
+            coverage=decision.coverage,
+            base_ref=base_ref,
+        )
+        return decision
+
+    def _ratchet_baselines(
+        self, config: GateConfig, service: str, branch: str, key: tuple[str, str, int]
+    ) -> dict[str, tuple[float, str]]:
+        """Coverage of the service's last passing run on the default branch, per subject.
+
+        A run the gate judged counts by its decision. When the gate has never judged a run of
+        the service there (a backfilled history), the newest run whose tests all passed and
+        which has coverage stands in: the coverage of a red run is not a baseline.
+        """
+        from gatekeeper.gate import coverage as gate_coverage
+
+        decided = self.store.last_passing_coverage(service, branch, exclude=key)
+        if decided or self.store.decisions(service, branch=branch, limit=1):
+            return decided
+        for run in self.store.runs(service=service, branch=branch, limit=_RATCHET_LOOKBACK):
+            m = run.meta
+            if (m.service, m.run_id, m.attempt) == key or run.counts.failed or run.counts.errors:
+                continue
+            reports = self.store.coverage(run.pk)
+            if not reports:
+                continue
+            figures = gate_coverage.coverage_outcome(
+                reports, config, service, repo_root=self._git("rev-parse", "--show-toplevel")
+            ).figures
+            return {f.subject: (f.line_rate, m.run_id) for f in figures if f.line_rate is not None}
+        return {}
+
+    def changed_lines(self, base_ref: str) -> dict[str, frozenset[int]]:
+        """Lines added or changed since ``base_ref`` (for patch coverage), from real `git diff`."""
+        from gatekeeper.gate import patch
+
+        args = patch.diff_args(base_ref)
+        try:
+            proc = subprocess.run(
+                ["git", *args],
+                cwd=self.cwd,
+                capture_output=True,
+                text=True,
+                encoding="utf-8",
+                errors="surrogateescape",
+                check=False,
+            )
+        except OSError as err:
+            raise ConfigError(
+                f"--base {base_ref}: cannot run git ({err.strerror})",
+                hint="patch coverage needs git on the PATH and a checkout",
+            ) from err
+        if proc.returncode != 0:
+            why = (proc.stderr.strip().splitlines() or ["git diff failed"])[0]
+            raise ConfigError(
+                f"--base {base_ref}: git cannot diff against it ({why})",
+                hint="fetch the base first (actions/checkout with fetch-depth: 0, or "
+                "`git fetch origin main`), or leave out --base",
+            )
+        return patch.parse_diff(proc.stdout)
 
     def history_summary(self) -> list[ServiceSummary]:
         """Per service: runs, red runs, the latest counts and coverage, the most failing tests."""
@@ -444,8 +617,7 @@ def assemble_run(
         benchmarks.extend(p.benchmarks)
         warnings.extend(p.warnings)
     sources = kept_sources
-    has_test_report = any(p.format not in _NON_TEST_FORMATS for p in parsed)
-    if has_test_report and not tests:
+    if has_test_reports(parsed) and not tests:
         warnings.append(
             f"{meta.service}: the run has test reports but no tests: a run with no tests is "
             "suspicious (did the test step run?)"
@@ -468,6 +640,17 @@ _NON_TEST_FORMATS = {
     "google-benchmark",
     "go-bench",
 }
+
+
+def has_test_reports(parsed: Sequence[ParsedReport]) -> bool:
+    """Whether any report was meant to hold tests (a `cargo bench` log holds only benchmarks)."""
+    return any(p.format not in _NON_TEST_FORMATS and (p.tests or not p.benchmarks) for p in parsed)
+
+
+def _input_warning(text: str) -> GateFailure:
+    """A reader's note ("path:line: what") as a gate warning about that input."""
+    subject, sep, rest = text.partition(": ")
+    return GateFailure(FailureKind.INPUT, subject, rest if sep else text)
 
 
 def outcome_of(run: Run, stored: bool) -> IngestOutcome:
@@ -675,12 +858,27 @@ class QuarantineView:
     registry: Registry  # the entries shown, as a registry (for --format yaml)
 
 
-def registry_location(flag: str | None, env: Mapping[str, str], cwd: Path) -> tuple[Path, bool]:
-    """The registry file and whether a missing file is an empty registry (only by default)."""
+def load_config(cwd: Path, env: Mapping[str, str], explicit: Path | None = None) -> GateConfig:
+    """The gate's configuration: --config, else $GATEKEEPER_CONFIG, else the nearest
+    gatekeeper.yml or pyproject.toml [tool.gatekeeper]; the defaults when there is none."""
+    from gatekeeper.config.file import resolve_config
+
+    return resolve_config(cwd, env, explicit)
+
+
+def registry_location(
+    flag: str | None, env: Mapping[str, str], cwd: Path, configured: str | None = None
+) -> tuple[Path, bool]:
+    """The registry file and whether a missing file is an empty registry.
+
+    ``--registry`` > ``$GATEKEEPER_REGISTRY`` > the configuration file's ``registry`` > the
+    default name. A path the user named on the command line or in the environment must exist;
+    the configured or default one may be missing (no quarantines yet).
+    """
     from gatekeeper.registry import DEFAULT_NAME
 
     named = flag or env.get("GATEKEEPER_REGISTRY")
-    path = Path(named or DEFAULT_NAME)
+    path = Path(named or configured or DEFAULT_NAME)
     if not path.is_absolute() and cwd.resolve() != Path.cwd().resolve():
         path = cwd / path  # relative to the caller's folder; messages then show the full path
     return path, not named

@@ -172,6 +172,159 @@ def _with_progress(work: Callable[[Progress | None], T], label: str) -> T:
         return work(update)
 
 
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="The configuration file (default: $GATEKEEPER_CONFIG, else gatekeeper.yml or "
+        "pyproject.toml [tool.gatekeeper] here or in a parent folder).",
+        show_default=False,
+    ),
+]
+
+
+@app.command()
+def gate(
+    reports: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="This run's report files, globs or folders: tests, coverage, benchmarks.",
+            show_default=False,
+        ),
+    ] = None,
+    service: Annotated[str | None, typer.Option(help="Service the run belongs to.")] = None,
+    commit: Annotated[
+        str | None, typer.Option(help="Commit SHA (default: from CI, else git).")
+    ] = None,
+    branch: Annotated[str | None, typer.Option(help="Branch (default: from CI, else git).")] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run-id", help="CI run id (default: from CI, else derived from the files)."),
+    ] = None,
+    attempt: Annotated[
+        int | None,
+        typer.Option(help="Attempt of the run, 1 for the first (default: from CI, else 1)."),
+    ] = None,
+    timestamp: Annotated[
+        str | None, typer.Option(help="When the run happened, ISO 8601 (default: now).")
+    ] = None,
+    report_format: Annotated[
+        str,
+        typer.Option(
+            "--report-format",
+            help="Format of the reports, or auto to detect each from its content.",
+        ),
+    ] = "auto",
+    out_format: Annotated[
+        str, typer.Option("--format", help="Output: text (the verdict) or json.")
+    ] = "text",
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            help="Git ref to judge patch coverage against (e.g. origin/main): the lines "
+            "changed since it must be covered.",
+            show_default=False,
+        ),
+    ] = None,
+    summary: Annotated[
+        Path | None,
+        typer.Option(
+            "--summary",
+            help="Write a Markdown summary here (default: append to $GITHUB_STEP_SUMMARY when "
+            "it is set).",
+            show_default=False,
+        ),
+    ] = None,
+    annotations: Annotated[
+        bool | None,
+        typer.Option(
+            "--annotations/--no-annotations",
+            help="Print GitHub Actions annotations for failed tests (default: when running "
+            "in GitHub Actions).",
+            show_default=False,
+        ),
+    ] = None,
+    config: ConfigOption = None,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            "--registry",
+            help="The registry file (default: $GATEKEEPER_REGISTRY, else the configuration's "
+            "registry, else flaky-tests.yml here).",
+            show_default=False,
+        ),
+    ] = None,
+    db: DbOption = None,
+    lock_timeout: LockTimeoutOption = None,
+) -> None:
+    """Store this run's reports, then decide: exit 0 (pass), 1 (gate failed), 2 (could not
+    decide). Fails on unquarantined test failures, coverage below thresholds, benchmark
+    regressions."""
+    from gatekeeper.api import MetaFlags, load_config, parse_timestamp, registry_location
+    from gatekeeper.emit import gate as emit_gate
+
+    if out_format not in ("text", "json"):
+        raise ConfigError(f"--format {out_format}: not a gate output", hint="choose text or json")
+    summary_path = summary or (
+        Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None
+    )
+    annotate = (
+        annotations if annotations is not None else os.environ.get("GITHUB_ACTIONS") == "true"
+    )
+    try:
+        settings_config = load_config(Path.cwd(), os.environ, config)
+        configured = settings_config.registry if settings_config.source else None
+        path, missing_ok = registry_location(registry, os.environ, Path.cwd(), configured)
+        flags = MetaFlags(
+            service=service,
+            commit=commit,
+            branch=branch,
+            run_id=run_id,
+            attempt=attempt,
+            timestamp=parse_timestamp(timestamp, "--timestamp") if timestamp else None,
+        )
+        gk = _gatekeeper(db, lock_timeout, service)
+        try:
+            decision = gk.gate(
+                reports or [],
+                flags,
+                report_format,
+                config=settings_config,
+                registry_path=path,
+                registry_missing_ok=missing_ok,
+                base_ref=base,
+            )
+        finally:
+            gk.close()
+    except GatekeeperError as err:
+        # could not decide: still say so in every channel the job reads, and never pass
+        if out_format == "json":
+            typer.echo(json.dumps(emit_gate.error_object(str(err), "gate", err.exit_code)))
+        if summary_path is not None:
+            _write_summary(summary_path, emit_gate.error_markdown(str(err)), append=summary is None)
+        raise
+    if annotate:
+        for line in emit_gate.github_annotations(decision):
+            typer.echo(line, err=out_format == "json")
+    if out_format == "json":
+        typer.echo(json.dumps(emit_gate.json_object(decision), indent=2))
+    else:
+        typer.echo(emit_gate.terminal(decision), nl=False)
+    if summary_path is not None:
+        _write_summary(summary_path, emit_gate.markdown(decision), append=summary is None)
+    if not decision.passed:
+        raise typer.Exit(1)
+
+
+def _write_summary(path: Path, text: str, *, append: bool) -> None:
+    try:
+        with path.open("a" if append else "w", encoding="utf-8") as fh:
+            fh.write(text if text.endswith("\n") else text + "\n")
+    except OSError as err:
+        _warn(f"{path}: cannot write the summary ({err.strerror})")
+
+
 @app.command()
 def demo(
     workdir: Annotated[

@@ -632,6 +632,8 @@ class GateFailure:
     subject: str  # test id, service name (or "overall"), benchmark name, or the input
     message: str
     service: str = ""
+    file: str | None = None  # where a failed test lives, when the report says (annotations)
+    line: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,8 @@ Percentages are percent (``80`` means 80 %), as the configuration file writes th
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from fnmatch import fnmatchcase
 from enum import StrEnum
+from fnmatch import fnmatchcase
 from typing import Any
 
 from gatekeeper.model import Direction
@@ -73,8 +73,8 @@ class TestRules:
     expired_quarantine: ExpiredQuarantine = field(
         default=ExpiredQuarantine.WARN,
         metadata=_doc(
-            "A quarantine entry past its `expires` date: `warn` mutes its failures and warns; "
-            "`fail` stops muting them, so they fail the gate."
+            "A quarantine entry of the service past its `expires` date: `warn` keeps muting "
+            "its failures and warns; `fail` fails the gate on it and stops muting its failures."
         ),
     )
 

@@ -19,6 +19,7 @@ import re
 import shutil
 import statistics
 import sys
+import textwrap
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -28,9 +29,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SEED = "gatekeeper-sample-history-v1"
 N_MAIN = 30
+N_NEXT = N_MAIN + 1  # the next push to main: written to next/, gated by the demo, not history
 WORK = "/home/runner/work/platform/platform/services"
 SERVICES = ("user-service", "messaging-service", "search-service")
-OUTPUTS = (*SERVICES, "invalid", "manifest.jsonl", "README.md")
+NEXT = "next"  # the folder of the next push (not in the manifest)
+OUTPUTS = (*SERVICES, "invalid", NEXT, "manifest.jsonl", "README.md")
 MAX_BYTES = 5_000_000
 
 
@@ -50,6 +53,9 @@ def sha1(*parts: object) -> str:
 FIRST_DAY = date(2026, 11, 6)  # a Friday; the last push is on Friday 20 November 2026
 PUSHES_PER_DAY = (2, 3, 3, 3, 3, 2, 3, 3, 3, 3, 2)  # the 11 weekdays, 30 pushes
 RUN_ID_EPOCH = datetime(2026, 11, 1, tzinfo=UTC)
+# the next push: Monday 23 November 2026, the first working day after the history ends
+NEXT_PUSH = datetime(2026, 11, 23, 9, 38, tzinfo=UTC)
+NEXT_MESSAGE = "fix: return 404 for missing users"
 
 # service -> [(main run it followed, PR short name, branch)]
 PULL_REQUESTS: dict[str, list[tuple[int, str, str]]] = {
@@ -133,6 +139,16 @@ def build_runs() -> list[Run]:
     return runs
 
 
+def next_run() -> Run:
+    """The next push to main after the history: only user-service's job, gated by the demo."""
+    r = rng("jobs-next", "user-service")
+    push = NEXT_PUSH + timedelta(seconds=r.randrange(60))
+    start = push + timedelta(seconds=r.randrange(50, 260))
+    run_id = run_id_for(start, SERVICES.index("user-service"))
+    commit = sha1("commit", "main", N_NEXT)
+    return Run("user-service", N_NEXT, f"run-{N_NEXT}", "main", commit, run_id, 1, start)
+
+
 # ---------------------------------------------------------------------------------------------
 # Tests, and what happens to them
 # ---------------------------------------------------------------------------------------------
@@ -159,7 +175,7 @@ class TestDef:
     secs: float  # a typical duration
     where: str = ""  # Rust: file:line:col of its assertion; Python: the test file
     first: int = 1  # first main run it exists in
-    last: int = N_MAIN  # last main run it exists in
+    last: int = N_NEXT  # last main run it exists in (N_NEXT: still there in the next push)
     pr: str = ""  # exists only on this PR branch
     skip: str = ""  # always ignored / skipped, with this reason
     xfail: str = ""  # pytest xfail reason
@@ -355,6 +371,7 @@ USER = Service(
         ),
     },
     broken={
+        # fixed by the next push (NEXT_MESSAGE), so it passes in next/
         f"{US_API}::test_get_missing_user_returns_404": Broken(
             21,
             N_MAIN,
@@ -367,6 +384,11 @@ USER = Service(
     forced={
         ("run-09", f"{US_API}::test_concurrent_session_refresh"): "FFF",
         ("run-03", f"{US_API}::test_login_rate_limit_window"): "FP",
+        # the next push: the session race fails every attempt again (the gate must mute it, as
+        # classify quarantined it); the other flaky tests pass at once
+        (f"run-{N_NEXT}", f"{US_API}::test_concurrent_session_refresh"): "FFF",
+        (f"run-{N_NEXT}", f"{US_LIB}::cache::tests::test_ttl_expiry"): "P",
+        (f"run-{N_NEXT}", f"{US_API}::test_login_rate_limit_window"): "P",
     },
     max_attempts=lambda run: 3,
 )
@@ -1163,6 +1185,8 @@ USER_FILES = (
     _sf("src/repo/mod.rs", 8, 0.8),
     _sf("src/repo/memory.rs", 21, 0.93),
     _sf("src/repo/postgres.rs", 32, 0.38),
+    # the next push lands an export module with almost no tests: coverage falls below 75%
+    _sf("src/export.rs", 40, 0.1, first=N_NEXT, fixed=True),
 )
 
 MESSAGING_FILES = (
@@ -1620,7 +1644,8 @@ CRITERION_BENCHES = (
         lambda run: 1.25 if run.n >= 24 or run.pr == "request-id-header" else 1.0,
     ),
     Bench("validate_email", 238.0, 0.015),
-    Bench("serialize_user", 612.0, 0.015),
+    # serialize_user got ~35% slower in the next push (next/, not in the history)
+    Bench("serialize_user", 612.0, 0.015, lambda run: 1.35 if run.n >= N_NEXT else 1.0),
     Bench("hash_password", 12.4e6, 0.02),
 )
 LIBTEST_BENCHES = (
@@ -1736,6 +1761,15 @@ def criterion_change_vs(run: Run, baseline: Run, b: Bench) -> CriterionChange:
     return CriterionChange(lo, change * 100, hi, p, verdict)
 
 
+def criterion_change_line(c: CriterionChange) -> str:
+    """Criterion's `change:` line, without its indentation."""
+    cmp = "<" if c.p < 0.05 else ">"
+    return (
+        f"change: [{criterion_change(c.low)} {criterion_change(c.mid)} "
+        f"{criterion_change(c.high)}] (p = {c.p:.2f} {cmp} 0.05)"
+    )
+
+
 def write_criterion(run: Run, baseline: Run | None) -> str:
     """`cargo bench --bench hot_paths 2>&1 | tee cargo-bench.txt` with Criterion.rs 0.5."""
     r = rng("criterion-log", run.folder)
@@ -1762,11 +1796,7 @@ def write_criterion(run: Run, baseline: Run | None) -> str:
         ]
         if baseline is not None:
             c = criterion_change_vs(run, baseline, b)
-            cmp = "<" if c.p < 0.05 else ">"
-            parts.append(
-                f"{pad}change: [{criterion_change(c.low)} {criterion_change(c.mid)} "
-                f"{criterion_change(c.high)}] (p = {c.p:.2f} {cmp} 0.05)\n"
-            )
+            parts.append(f"{pad}{criterion_change_line(c)}\n")
             parts.append(f"{pad}{c.verdict}\n")
         outliers = r.choices((0, 1, 2, 3, 4, 5, 7, 9), weights=(2, 3, 3, 3, 2, 2, 1, 1))[0]
         if samples == 10:
@@ -2166,6 +2196,26 @@ class RunSummary:
     baseline: Run | None = None  # the run whose saved Criterion results this one compares with
 
 
+def run_files(
+    run: Run, results: list[Result], state: list[FileCov], base: Run | None
+) -> dict[str, str]:
+    """The report files of one run, by file name."""
+    files: dict[str, str] = {}
+    if run.service == "user-service":
+        files["junit.xml"] = write_nextest(run, results)
+        files["cobertura.xml"] = write_tarpaulin(run, state)
+        files["cargo-bench.txt"] = write_criterion(run, base)
+    elif run.service == "messaging-service":
+        files["cargo-test.txt"] = write_cargo_test(run, results)
+        files["cobertura.xml"] = write_llvm_cov(run, state)
+        files["cargo-bench.txt"] = write_libtest_bench(run)
+    else:
+        files["junit.xml"] = write_pytest(run, results)
+        files["coverage.xml"] = write_coveragepy(run, state)
+        files["benchmark.json"] = write_pytest_benchmark(run)
+    return files
+
+
 def generate() -> tuple[dict[str, str], list[RunSummary], list[Run]]:
     runs = build_runs()
     reports: dict[str, str] = {}
@@ -2175,21 +2225,10 @@ def generate() -> tuple[dict[str, str], list[RunSummary], list[Run]]:
         folder = f"{run.service}/{run.folder}"
         results = execute(run)
         state = coverage_state(run)
-        files: dict[str, str] = {}
         base = None
         if run.service == "user-service":
-            files["junit.xml"] = write_nextest(run, results)
-            files["cobertura.xml"] = write_tarpaulin(run, state)
             base = previous.get((run.service, run.branch)) or previous.get((run.service, "main"))
-            files["cargo-bench.txt"] = write_criterion(run, base)
-        elif run.service == "messaging-service":
-            files["cargo-test.txt"] = write_cargo_test(run, results)
-            files["cobertura.xml"] = write_llvm_cov(run, state)
-            files["cargo-bench.txt"] = write_libtest_bench(run)
-        else:
-            files["junit.xml"] = write_pytest(run, results)
-            files["coverage.xml"] = write_coveragepy(run, state)
-            files["benchmark.json"] = write_pytest_benchmark(run)
+        files = run_files(run, results, state, base)
         previous[(run.service, run.branch)] = run
         for name, text in files.items():
             reports[f"{folder}/{name}"] = text
@@ -2201,23 +2240,37 @@ def generate() -> tuple[dict[str, str], list[RunSummary], list[Run]]:
     return reports, summaries, runs
 
 
+def generate_next(summaries: list[RunSummary]) -> tuple[dict[str, str], RunSummary]:
+    """The next push (next/): its reports, its meta.json, and its summary for the README."""
+    run = next_run()
+    mains = [s.run for s in summaries if s.run.service == run.service and s.run.branch == "main"]
+    base = max(mains, key=lambda x: x.start)  # Criterion compares with the last main run's cache
+    results = execute(run)
+    state = coverage_state(run)
+    folder = f"{NEXT}/{run.service}"
+    out = {f"{folder}/{n}": text for n, text in run_files(run, results, state, base).items()}
+    out[f"{NEXT}/meta.json"] = json.dumps(run_meta(run), indent=2) + "\n"
+    files = tuple(k for k in out if k.startswith(folder + "/"))
+    return out, RunSummary(run, tuple(results), line_rate(state), files, base)
+
+
+def run_meta(run: Run) -> dict[str, object]:
+    """A run's metadata: the keys of a manifest line after `path`, in the same order."""
+    return {
+        "service": run.service,
+        "commit": run.commit,
+        "branch": run.branch,
+        "run_id": run.run_id,
+        "timestamp": iso_z(run.start),
+        "attempt": run.attempt,
+    }
+
+
 def manifest(summaries: list[RunSummary]) -> str:
     lines = []
     for s in sorted(summaries, key=lambda x: (x.run.start, SERVICES.index(x.run.service))):
         for path in s.files:
-            lines.append(
-                json.dumps(
-                    {
-                        "path": path,
-                        "service": s.run.service,
-                        "commit": s.run.commit,
-                        "branch": s.run.branch,
-                        "run_id": s.run.run_id,
-                        "timestamp": iso_z(s.run.start),
-                        "attempt": s.run.attempt,
-                    }
-                )
-            )
+            lines.append(json.dumps({"path": path, **run_meta(s.run)}))
     return "\n".join(lines) + "\n"
 
 
@@ -2268,7 +2321,138 @@ SERVICES_TABLE = (
 )
 
 
-def readme(summaries: list[RunSummary]) -> str:
+def run_row(s: RunSummary, folder: str) -> str:
+    """One row of an `Every run` table."""
+    c = counts(s.results)
+    return (
+        f"| `{folder}` | {s.run.run_id} | {s.run.attempt} | {s.run.branch} | "
+        f"`{s.run.commit[:10]}` | {iso_z(s.run.start)} | {c['tests']} | {c['passed']} | "
+        f"{c['failed']} | {c['skipped']} | {c['flaky']} | {100 * s.coverage:.1f}% |"
+    )
+
+
+def next_section(summaries: list[RunSummary], nxt: RunSummary) -> str:
+    """The README's section on next/: the run `gatekeeper demo` gates, and what it holds."""
+    run = nxt.run
+    mains = [s for s in summaries if s.run.service == run.service and s.run.branch == "main"]
+    last = max(mains, key=lambda s: s.run.start)
+    c = counts(nxt.results)
+    session = f"{US_API}::test_concurrent_session_refresh"
+    red = [res for res in nxt.results if res.failed]
+    assert [res.test.key for res in red] == [session] and len(red[0].attempts) == 3
+    first_failure = red[0].attempts[0].failure
+    assert first_failure is not None
+    message = first_failure.text.splitlines()[0]
+    broken = next(
+        res.test for res in nxt.results if res.test.name.endswith("missing_user_returns_404")
+    )
+    assert not next(res for res in nxt.results if res.test is broken).any_failure
+    state = coverage_state(run)
+    new_files = [fc for fc in state if fc.file.first == run.n]
+    assert len(new_files) == 1
+    new = new_files[0]
+    valid = sum(len(fc.hits) for fc in state)
+    cov = sum(covered(fc) for fc in state)
+    drop = 100 * (last.coverage - nxt.coverage)
+    assert nxt.baseline is not None
+
+    def est(r: Run, name: str) -> float:
+        return criterion_estimate(r, next(b for b in CRITERION_BENCHES if b.name == name)).mid
+
+    def median_of(name: str, runs: list[RunSummary]) -> float:
+        return statistics.median(est(s.run, name) for s in runs)
+
+    def t(ns: float) -> str:
+        return criterion_time(ns).strip()
+
+    ser = next(b for b in CRITERION_BENCHES if b.name == "serialize_user")
+    ser_change = criterion_change_vs(run, nxt.baseline, ser)
+    assert "regressed" in ser_change.verdict
+    history = [s for s in mains if s.run.attempt == 1]  # main runs 01-30
+    ser_now, ser_hist = est(run, "serialize_user"), median_of("serialize_user", history)
+    since24 = [s for s in history if s.run.n >= 24]
+    parse_now, parse_24 = est(run, "parse_request"), median_of("parse_request", since24)
+    window = sorted(mains, key=lambda s: s.run.start)[-20:]  # benchmarks.window's default
+    window_old = sum(1 for s in window if s.run.n < 24)
+    noise = []
+    for name in ("validate_email", "hash_password"):
+        change = est(run, name) / median_of(name, history) - 1
+        noise.append(f"`{name}` {t(est(run, name))} ({100 * change:+.1f}%)")
+    meta = run_meta(run)
+    flags = [f"--{k.replace('_', '-')} {v}" for k, v in meta.items() if k != "service"]
+    flag_lines = " \\\n".join("    " + " ".join(flags[i : i + 2]) for i in range(0, len(flags), 2))
+
+    def para(text: str, first: str = "", indent: str = "") -> str:
+        return textwrap.fill(
+            " ".join(text.split()),
+            width=96,
+            initial_indent=first,
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+
+    items = [
+        f"""**A flaky test fails, and is muted.** `{test_id(run.service, red[0].test)}` (the 15%
+        flaky test) fails all three nextest attempts (`<failure>` plus two `<rerunFailure>`), as
+        in `run-09`, with its usual message (``{message}``). The history makes it flaky, so after
+        `gatekeeper classify` it is quarantined: the gate reports it as a muted failure and does
+        not fail on it. It is the only failure: {c["tests"]} tests, {c["passed"]} passed,
+        {c["failed"]} failed, {c["flaky"]} passed on retry (the other two flaky tests pass at the
+        first attempt).""",
+        f"""**The broken test is fixed.** `{test_id(run.service, broken)}`, red on every run
+        since `run-21`, passes: this is the commit "{NEXT_MESSAGE}".""",
+        f"""**Coverage falls below 75%.** A new module, `{new.file.path}` ({len(new.hits)}
+        coverable lines, {covered(new)} covered), lands with almost no tests; the rest covers as
+        before. Line coverage is **{100 * nxt.coverage:.1f}%** ({cov} of {valid} lines),
+        {drop:.1f} points below `run-30` ({100 * last.coverage:.1f}%): under the 75% minimum,
+        and far beyond the 0.5-point ratchet (`coverage.max_drop`).""",
+        f"""**A fresh benchmark regression.** Criterion `serialize_user` takes {t(ser_now)},
+        against a median of {t(ser_hist)} over main runs 01-30
+        (**{100 * (ser_now / ser_hist - 1):+.0f}%**). Criterion itself, comparing with the
+        saved results of `run-30`, printed `{criterion_change_line(ser_change)}` and
+        "{ser_change.verdict}" `parse_request` ({t(parse_now)}) stays at its level since
+        `run-24` (median {t(parse_24)}): noise, though the last {len(window)} main-branch runs
+        before this push (the default `benchmarks.window`, counting the re-run of `run-22`)
+        still hold {window_old} results from before the `run-24` step and {
+            len(window) - window_old
+        } after it. {noise[0]} and {noise[1]} are noise against their medians.""",
+    ]
+    intro = f"""`gatekeeper demo` ends with a gate verdict (`gatekeeper gate`) on one more run
+    that is **not** part of the history above and not in `manifest.jsonl`: `run-{run.n}`, the
+    next push to `main` after `run-30`, on Monday 23 November 2026, with the commit message
+    "{NEXT_MESSAGE}". Its reports are in `{NEXT}/user-service/`: the same three files, in the
+    same shape, as every user-service run above. `{NEXT}/meta.json` holds its metadata, one
+    JSON object with the keys of a manifest line except `path`, so the demo can pass them as
+    flags:"""
+    return (
+        "## The next push: what `gatekeeper demo` gates\n\n"
+        + para(intro)
+        + "\n\n"
+        + "| folder | run_id | attempt | branch | commit | timestamp | tests | passed | failed"
+        " | skipped | passed on retry | line coverage |\n"
+        + "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+        + run_row(nxt, f"run-{run.n}")
+        + "\n\n"
+        + para(
+            "The demo runs the equivalent of this, against its fresh history and the registry"
+            " that `classify` has just written:"
+        )
+        + "\n\n```sh\n"
+        + f"gatekeeper gate sample_reports/{NEXT}/user-service --service {run.service} \\\n"
+        + flag_lines
+        + "\n```\n\nWhat is in it (the figures are computed from the files as written):\n\n"
+        + "\n".join(para(x, f"{i}. ", "   ") for i, x in enumerate(items, 1))
+        + "\n\n"
+        + para(
+            "The verdict the demo should show: **failed** (exit 1), on coverage and on"
+            " `serialize_user`, not on the red test."
+        )
+        + "\n\n"
+    )
+
+
+def readme(summaries: list[RunSummary], nxt: RunSummary) -> str:
     by_service = {svc: [s for s in summaries if s.run.service == svc] for svc in SERVICES}
 
     def folders(
@@ -2321,13 +2505,7 @@ def readme(summaries: list[RunSummary]) -> str:
             " | skipped | passed on retry | line coverage |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
-        for s in by_service[svc]:
-            c = counts(s.results)
-            rows.append(
-                f"| `{s.run.folder}` | {s.run.run_id} | {s.run.attempt} | {s.run.branch} | "
-                f"`{s.run.commit[:10]}` | {iso_z(s.run.start)} | {c['tests']} | {c['passed']} | "
-                f"{c['failed']} | {c['skipped']} | {c['flaky']} | {100 * s.coverage:.1f}% |"
-            )
+        rows += [run_row(s, s.run.folder) for s in by_service[svc]]
         return rows
 
     def cov(svc: str, folder: str) -> str:
@@ -2376,7 +2554,8 @@ listed below, with the test ids gatekeeper gives them ([docs/test-ids.md](../doc
 and the runs they happen in.
 
 **Do not edit these files by hand.** They are written by `generate.py` (standard library only,
-seeded `random.Random`, fixed dates, no clock), which also writes this README and `invalid/`:
+seeded `random.Random`, fixed dates, no clock), which also writes this README, `invalid/` and
+`next/`:
 
 ```sh
 python sample_reports/generate.py           # rewrite everything, then self-check it
@@ -2387,7 +2566,8 @@ Running it twice gives byte-identical files. The self-check parses every XML fil
 JUnit counts match the test cases, that every Cobertura `line-rate` (and coverage.py's branch
 counts) match the `<line>` elements, that every libtest `test result:` line matches the test
 lines above it, that the benchmark files are consistent, and that the manifest points at every
-report and nothing else.
+report of the history and nothing else. The next push in `next/` gets the same checks, and must
+stay out of the manifest.
 
 ## Layout and the manifest
 
@@ -2398,6 +2578,8 @@ sample_reports/
   <service>/run-NN-attempt-2/             a re-run of main run NN: same commit and run_id
   <service>/run-NN-pr-<name>/             a pull-request run, branched from main after run NN
   invalid/                                bad inputs, one per kind (see invalid/README.md)
+  next/user-service/                      the next push after run-30, not in the manifest
+  next/meta.json                          its run metadata (see "The next push" below)
 ```
 
 `manifest.jsonl` is the input of `gatekeeper ingest --manifest sample_reports/manifest.jsonl`:
@@ -2563,6 +2745,9 @@ because of it, and the coverage of a red run is not a baseline.
 `tests` counts each test once, by its final attempt; `passed on retry` counts the tests that
 failed and then passed within the run.
 
+"""
+        + next_section(summaries, nxt)
+        + """\
 ## How close to the real tools
 
 Exact, from the real files in `../shared/realworld`: nextest's JUnit (quick-junit layout,
@@ -2734,6 +2919,101 @@ def check_pytest_benchmark(path: str, text: str) -> None:
         expect(abs(s["ops"] * s["mean"] - 1) < 1e-9, path, "ops == 1/mean")
 
 
+def check_report(root: Path, p: Path) -> tuple[int, list[str]]:
+    """Check one report file: (its JUnit test cases, its problems)."""
+    rel = p.relative_to(root).as_posix()
+    text = p.read_text(encoding="utf-8")
+    n_tests = 0
+    try:
+        if p.name == "junit.xml":
+            n_tests = check_junit(rel, text)
+        elif p.name in ("cobertura.xml", "coverage.xml"):
+            check_cobertura(rel, text)
+        elif p.name == "cargo-test.txt":
+            expect(check_libtest(rel, text) == 3, rel, "three test binaries")
+        elif p.name == "cargo-bench.txt" and "time:   [" in text:
+            check_criterion(rel, text)
+        elif p.name == "cargo-bench.txt":
+            expect(check_libtest(rel, text) == 1, rel, "one bench binary")
+        elif p.name == "benchmark.json":
+            check_pytest_benchmark(rel, text)
+        else:
+            return 0, [f"{rel}: unexpected file"]
+    except CheckError as err:
+        return n_tests, [str(err)]
+    except (ET.ParseError, ValueError, KeyError) as err:
+        return n_tests, [f"{rel}: {err}"]
+    return n_tests, []
+
+
+def shape(p: Path) -> str:
+    """Which tool wrote a report, as far as the self-check can tell from its first bytes."""
+    text = p.read_text(encoding="utf-8")
+    for mark, tool in (
+        ('<testsuites name="nextest-run"', "nextest"),
+        ('<?xml version="1.0"?><coverage ', "tarpaulin"),
+        ("time:   [", "criterion"),
+    ):
+        if mark in text:
+            return f"{p.name}:{tool}"
+    return f"{p.name}:other"
+
+
+def check_next(root: Path, manifest: list[dict[str, object]]) -> tuple[list[str], int]:
+    """next/: the next push, checked like a history run and kept out of the history."""
+    problems: list[str] = []
+    nxt = root / NEXT
+    meta_path = nxt / "meta.json"
+    svc_dir = nxt / "user-service"
+    got = sorted(p.relative_to(nxt).as_posix() for p in nxt.rglob("*") if p.is_file())
+    want = [
+        "meta.json",
+        *(f"user-service/{n}" for n in ("cargo-bench.txt", "cobertura.xml", "junit.xml")),
+    ]
+    if got != want:
+        return [f"{NEXT}/: holds {got}, expected {want}"], 0
+    n_tests = 0
+    for p in sorted(svc_dir.iterdir()):
+        n, bad = check_report(root, p)
+        n_tests += n
+        problems += bad
+    # the same three files, written by the same tools, as every user-service run of the history
+    history_shapes = {
+        tuple(sorted(shape(p) for p in d.iterdir())) for d in (root / "user-service").iterdir()
+    }
+    next_shapes = tuple(sorted(shape(p) for p in svc_dir.iterdir()))
+    if history_shapes != {next_shapes}:
+        problems.append(f"{NEXT}/user-service: files {next_shapes}, history {history_shapes}")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        return [*problems, f"{NEXT}/meta.json: {err}"], n_tests
+    keys = ["service", "commit", "branch", "run_id", "timestamp", "attempt"]
+    if not isinstance(meta, dict) or list(meta) != keys:
+        return [*problems, f"{NEXT}/meta.json: not one object with keys {keys}"], n_tests
+    where = f"{NEXT}/meta.json"
+    if meta["service"] != "user-service" or meta["branch"] != "main":
+        problems.append(f"{where}: not a user-service run on main")
+    if not re.fullmatch(r"[0-9a-f]{40}", str(meta["commit"])):
+        problems.append(f"{where}: commit is not 40 hex digits")
+    if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", str(meta["timestamp"])):
+        problems.append(f"{where}: timestamp {meta['timestamp']!r}")
+    if not (isinstance(meta["run_id"], str) and meta["run_id"].isdigit()):
+        problems.append(f"{where}: run_id {meta['run_id']!r} is not a string of digits")
+    if meta["attempt"] != 1:
+        problems.append(f"{where}: attempt {meta['attempt']!r}, expected 1")
+    if any(d["commit"] == meta["commit"] for d in manifest):
+        problems.append(f"{where}: its commit is in manifest.jsonl")
+    if any((d["service"], d["run_id"]) == (meta["service"], meta["run_id"]) for d in manifest):
+        problems.append(f"{where}: its run is in manifest.jsonl")
+    ours = [d for d in manifest if d["service"] == meta["service"]]
+    if not all(str(d["run_id"]) < str(meta["run_id"]) for d in ours):
+        problems.append(f"{where}: run_id is not after the history's")
+    if not all(str(d["timestamp"]) < str(meta["timestamp"]) for d in manifest):
+        problems.append(f"{where}: timestamp is not after the history's")
+    return problems, n_tests
+
+
 def check(root: Path) -> list[str]:
     """Validate everything on disk; returns a few lines of summary."""
     problems: list[str] = []
@@ -2743,32 +3023,16 @@ def check(root: Path) -> list[str]:
     expect(size < MAX_BYTES, str(root), f"{size} bytes, over the {MAX_BYTES} budget")
     n_tests = 0
     for p in reports:
-        rel = p.relative_to(root).as_posix()
-        text = p.read_text(encoding="utf-8")
-        try:
-            if p.name == "junit.xml":
-                n_tests += check_junit(rel, text)
-            elif p.name in ("cobertura.xml", "coverage.xml"):
-                check_cobertura(rel, text)
-            elif p.name == "cargo-test.txt":
-                expect(check_libtest(rel, text) == 3, rel, "three test binaries")
-            elif p.name == "cargo-bench.txt" and "time:   [" in text:
-                check_criterion(rel, text)
-            elif p.name == "cargo-bench.txt":
-                expect(check_libtest(rel, text) == 1, rel, "one bench binary")
-            elif p.name == "benchmark.json":
-                check_pytest_benchmark(rel, text)
-            else:
-                problems.append(f"{rel}: unexpected file")
-        except CheckError as err:
-            problems.append(str(err))
-        except (ET.ParseError, ValueError, KeyError) as err:
-            problems.append(f"{rel}: {err}")
+        n, bad = check_report(root, p)
+        n_tests += n
+        problems += bad
     # the manifest names every report once, and nothing else
     listed: list[str] = []
     runs: dict[tuple[str, str, int], set[str]] = {}
+    entries: list[dict[str, object]] = []
     for i, line in enumerate((root / "manifest.jsonl").read_text().splitlines(), 1):
         d = json.loads(line)
+        entries.append(d)
         keys = ["path", "service", "commit", "branch", "run_id", "timestamp", "attempt"]
         if list(d) != keys:
             problems.append(f"manifest.jsonl:{i}: keys {list(d)}")
@@ -2785,6 +3049,9 @@ def check(root: Path) -> list[str]:
     problems += [
         f"manifest.jsonl: run {k} spans folders {sorted(v)}" for k, v in runs.items() if len(v) != 1
     ]
+    problems += [f"manifest.jsonl: lists {p}" for p in listed if p.startswith(f"{NEXT}/")]
+    next_problems, next_tests = check_next(root, entries)
+    problems += next_problems
     # the bad inputs are bad in the intended way (never parse the entity bombs here)
     inv = root / "invalid"
     for name in ("truncated.xml", "not_xml.xml", "cobertura_truncated.xml"):
@@ -2810,6 +3077,8 @@ def check(root: Path) -> list[str]:
         raise CheckError("\n".join(problems))
     return [
         f"{len(reports)} report files in {len(runs)} runs, {n_tests} JUnit test cases",
+        f"{NEXT}/: the next push (not in the manifest), 3 report files, {next_tests} JUnit test "
+        "cases, and meta.json",
         f"{size:,} bytes in total (budget {MAX_BYTES:,})",
     ]
 
@@ -2819,6 +3088,7 @@ def check(root: Path) -> list[str]:
 
 def write_all(root: Path) -> None:
     reports, summaries, runs = generate()
+    nxt, nxt_summary = generate_next(summaries)
     for name in OUTPUTS:  # only what this script writes; never generate.py
         target = root / name
         if target.is_dir():
@@ -2827,9 +3097,10 @@ def write_all(root: Path) -> None:
             target.unlink()
     outputs = dict(reports)
     outputs["manifest.jsonl"] = manifest(summaries)
-    outputs["README.md"] = readme(summaries)
+    outputs["README.md"] = readme(summaries, nxt_summary)
     for name, text in invalid_files(runs, reports).items():
         outputs[f"invalid/{name}"] = text
+    outputs.update(nxt)
     for rel, text in outputs.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,9 @@ import io
 import math
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 from lxml import etree
 
@@ -24,6 +26,10 @@ NAME = "cobertura"
 _BOM = b"\xef\xbb\xbf"
 _TAGS = ("coverage", "source", "package", "class", "project")
 # "50% (1/2)", "33.33% (1/3)": the counts in the parentheses are what we sum.
+# Attribute names of a plain <line>, as lxml lists them (in document order).
+_NUMBER_HITS = ["number", "hits"]
+_HITS_NUMBER = ["hits", "number"]
+_COVERAGE_PY_BRANCH = ["number", "hits", "branch", "condition-coverage"]
 _CONDITION = re.compile(r"\(\s*(\d+)\s*/\s*(\d+)\s*\)")
 _DRIVE = re.compile(r"^[A-Za-z]:/")
 _START_NAME = re.compile(rb"<([^\s/>]+)")
@@ -99,8 +105,11 @@ def _skip_doctype(head: bytes, pos: int) -> int:
 @dataclass(slots=True)
 class _File:
     package: str
-    # line number -> (hit, branches covered, branches total), merged over all its <class>es
-    lines: dict[int, tuple[bool, int, int]] = field(default_factory=dict)
+    # Merged over all its <class>es, kept compact (a 500,000-line report holds every number):
+    covered: tuple[int, ...] = ()  # sorted line numbers with hits > 0
+    missed: tuple[int, ...] = ()  # sorted line numbers with no hit
+    # line number -> (branches covered, branches total), for the lines with branch data only
+    branches: dict[int, tuple[int, int]] = field(default_factory=dict)
     attr_valid: int = 0  # from <class lines-valid/lines-covered> when a class lists no <line>
     attr_covered: int = 0
     attr_line: int = 0
@@ -158,6 +167,7 @@ def parse(data: bytes, source: str) -> ParsedReport:
         load_dtd=False,
         remove_comments=True,
         remove_pis=True,
+        remove_blank_text=True,  # the indentation between elements: not worth building
     )
     try:
         for event, el in context:
@@ -283,52 +293,106 @@ def _syntax_error(source: str, err: etree.XMLSyntaxError, data: bytes) -> Report
     )
 
 
-def _class_lines(cls: etree._Element, problems: _Problems) -> dict[int, tuple[bool, int, int]]:
-    """line number -> (hit, branches covered, branches total) of one <class>.
+# What one <class> says: (numbers with hits > 0, all numbers, number -> (branches covered, total))
+_ClassLines = tuple[set[int], set[int], dict[int, tuple[int, int]]]
+
+
+def _class_lines(cls: etree._Element, problems: _Problems) -> _ClassLines:
+    """The lines of one <class>, merged by number.
 
     The class's own <lines> are the truth; its <methods> repeat some of them. Only when a class
     has no <line> of its own are the method lines used (the Swift xccov converter writes them
     there only).
     """
-    lines: dict[int, tuple[bool, int, int]] = {}
-    own = [ln for block in cls.iterchildren("lines") for ln in block.iterchildren("line")]
-    for el in own or cls.iterfind("methods/method/lines/line"):
-        number = _int(el.get("number"))
-        if number is None:
-            problems.add("<line> without a usable number attribute was skipped", _line(el))
-            continue
-        raw_hits = el.get("hits")
-        try:
-            hit = int(raw_hits) > 0  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            hits = _num(raw_hits)
-            if hits is None:
-                problems.add("<line> without a usable hits attribute was skipped", _line(el))
-                continue
-            hit = hits > 0
-        if el.get("branch") is None and el.get("condition-coverage") is None:
-            covered, total = 0, 0
-        else:
-            covered, total = _branches(el, hit)
-        old = lines.get(number)
-        if old is None:
-            lines[number] = (hit, covered, total)
-        else:
-            # the same line twice in one class (sbt-scoverage: one <line> per statement)
-            lines[number] = (old[0] or hit, max(old[1], covered), max(old[2], total))
+    lines: _ClassLines = (set(), set(), {})
+    if cls.find("lines/line") is not None:
+        for block in cls.iterchildren("lines"):
+            _read_lines(block.iterchildren("line"), lines, problems)
+    else:
+        _read_lines(cls.iterfind("methods/method/lines/line"), lines, problems)
     return lines
 
 
-def _branches(el: etree._Element, hit: bool) -> tuple[int, int]:
-    """(covered, total) branches of one <line>."""
-    flag = el.get("branch")
+def _read_lines(elements: Iterator[etree._Element], into: _ClassLines, problems: _Problems) -> None:
+    """Merge <line> elements into (hit numbers, numbers, branches).
+
+    This loop runs once per <line> of the report (500,000 in a big one): the common
+    ``<line number="12" hits="3"/>`` (coverage.py, tarpaulin, gcovr, istanbul) is read with one
+    call for the attribute names and one for the values, and everything else goes through
+    ``_read_line``, which handles every variant.
+    """
+    hit_numbers, numbers, _ = into
+    add_number, add_hit = numbers.add, hit_numbers.add
+    for el in elements:
+        keys = el.keys()
+        if keys == _NUMBER_HITS:
+            raw_number, raw_hits = cast("list[str]", el.values())
+        elif keys == _HITS_NUMBER:
+            raw_hits, raw_number = cast("list[str]", el.values())
+        else:
+            _read_line(el, keys, into, problems)
+            continue
+        try:
+            number = int(raw_number)
+            hits = int(raw_hits)
+        except ValueError:
+            number = -1
+        if number < 0:  # "1.0", "-1", "NaN", ...
+            _read_line(el, keys, into, problems)
+            continue
+        add_number(number)
+        if hits > 0:
+            add_hit(number)
+
+
+def _read_line(
+    el: etree._Element, keys: list[str | bytes], into: _ClassLines, problems: _Problems
+) -> None:
+    """One <line> in any of its forms: branch attributes, odd numbers, missing attributes."""
+    hit_numbers, numbers, branches = into
+    values = cast("list[str]", el.values())  # str for str-parsed documents
+    if keys[:4] == _COVERAGE_PY_BRANCH:  # coverage.py --branch (+ missing-branches)
+        raw_number, raw_hits, flag, condition = values[:4]
+    else:
+        attrs = dict(zip(keys, values, strict=True))
+        raw_number, raw_hits = attrs.get("number"), attrs.get("hits")
+        flag, condition = attrs.get("branch"), attrs.get("condition-coverage")
+    number = _int(raw_number)  # also "1.0" (Swift converter); None for "-1", "NaN", nothing
+    if number is None:
+        problems.add("<line> without a usable number attribute was skipped", _line(el))
+        return
+    try:
+        hit = int(raw_hits) > 0  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        hits = _num(raw_hits)
+        if hits is None:
+            problems.add("<line> without a usable hits attribute was skipped", _line(el))
+            return
+        hit = hits > 0
+    numbers.add(number)
+    if hit:
+        hit_numbers.add(number)
+    if flag is None and condition is None:
+        return
+    covered, total = _branches(el, hit, flag, condition)
+    if total:
+        old = branches.get(number)
+        # the same line twice (sbt-scoverage: one <line> per statement; several classes)
+        branches[number] = (
+            (covered, total) if old is None else (max(old[0], covered), max(old[1], total))
+        )
+
+
+def _branches(
+    el: etree._Element, hit: bool, flag: str | None, condition: str | None
+) -> tuple[int, int]:
+    """(covered, total) branches of one <line> with a ``branch`` or ``condition-coverage``."""
     # coverlet writes branch="True"/"False"
     is_branch = flag is not None and flag.strip().lower() == "true"
     if flag is not None and not is_branch:
         return 0, 0
-    cc = el.get("condition-coverage")
-    if cc:
-        m = _CONDITION.search(cc)
+    if condition:
+        m = _CONDITION.search(condition)
         if m:
             covered, total = int(m.group(1)), int(m.group(2))
             return min(covered, total), total
@@ -346,7 +410,7 @@ def _branches(el: etree._Element, hit: bool) -> tuple[int, int]:
 def _finish_class(
     el: etree._Element,
     package: str,
-    lines: dict[int, tuple[bool, int, int]],
+    lines: _ClassLines,
     sources: list[str],
     files: dict[str, _File],
     problems: _Problems,
@@ -359,14 +423,20 @@ def _finish_class(
     f = files.get(path)
     if f is None:
         f = files[path] = _File(package=package)
-    for number, (hit, covered, total) in lines.items():
-        old = f.lines.get(number)
-        if old is None:
-            f.lines[number] = (hit, covered, total)
-        else:
-            # Java inner classes, coverlet async state machines, tarpaulin: same file again
-            f.lines[number] = (old[0] or hit, max(old[1], covered), max(old[2], total))
-    if lines:
+    hit_numbers, numbers, branches = lines
+    if numbers:
+        if f.covered or f.missed:
+            # Java inner classes, coverlet async state machines, tarpaulin: same file again;
+            # a line is covered when any entry hit it
+            hit_numbers.update(f.covered)
+            numbers.update(f.covered, f.missed)
+        f.covered = tuple(sorted(hit_numbers))
+        f.missed = tuple(sorted(numbers.difference(hit_numbers)))
+        for number, (covered, total) in branches.items():
+            old = f.branches.get(number)
+            f.branches[number] = (
+                (covered, total) if old is None else (max(old[0], covered), max(old[1], total))
+            )
         return
     valid, covered_attr = _int(el.get("lines-valid")), _int(el.get("lines-covered"))
     if valid is not None and covered_attr is not None:
@@ -391,16 +461,14 @@ def _build(
     out: list[FileCoverage] = []
     for path in sorted(files):
         f = files[path]
-        covered_lines = tuple(sorted(n for n, v in f.lines.items() if v[0]))
-        missed_lines = tuple(sorted(n for n, v in f.lines.items() if not v[0]))
-        valid, covered = len(f.lines), len(covered_lines)
-        if not f.lines and f.attr_valid:
+        valid, covered = len(f.covered) + len(f.missed), len(f.covered)
+        if not valid and f.attr_valid:
             valid, covered = f.attr_valid, f.attr_covered
             warnings.append(
                 f"{source}:{f.attr_line}: {path}: no <line> elements; counts taken from the "
                 "<class> attributes (line numbers unknown, patch coverage cannot use them)"
             )
-        elif not f.lines and f.declared_rates:
+        elif not valid and f.declared_rates:
             rate, line = f.declared_rates[0]
             warnings.append(
                 f"{source}:{line}: {path}: <class> declares line-rate {rate:g} but lists no "
@@ -412,10 +480,10 @@ def _build(
                 package=f.package,
                 lines_valid=valid,
                 lines_covered=covered,
-                branches_valid=sum(v[2] for v in f.lines.values()),
-                branches_covered=sum(v[1] for v in f.lines.values()),
-                covered_lines=covered_lines,
-                missed_lines=missed_lines,
+                branches_valid=sum(v[1] for v in f.branches.values()),
+                branches_covered=sum(v[0] for v in f.branches.values()),
+                covered_lines=f.covered,
+                missed_lines=f.missed,
             )
         )
     by_package: dict[str, list[FileCoverage]] = {name: [] for name in package_order}

@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Generator, Iterator, Sequence
+import json
+from collections import Counter
+from collections.abc import Collection, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Engine, Select, Table, bindparam, case, func, insert, select, tuple_
+from sqlalchemy import (
+    Engine,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    not_,
+    select,
+    true,
+    tuple_,
+)
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
 from gatekeeper import model
@@ -30,6 +48,8 @@ from gatekeeper.store.tables import (
     COVERAGE_FILES,
     COVERAGE_PACKAGES,
     COVERAGE_REPORTS,
+    GATE_COVERAGE,
+    GATE_DECISIONS,
     RESULTS,
     RUNS,
     SOURCE_FILES,
@@ -626,6 +646,225 @@ class HistoryStore:
                 out.append((_stored_run(row), _benchmark(bench)))
             return out
 
+    # -- the gate's decisions and baselines (schema version 3) -------------------------------
+
+    def save_decision(
+        self,
+        service: str,
+        run_id: str,
+        attempt: int,
+        *,
+        passed: bool,
+        decided_at: datetime,
+        document: str,
+        coverage: Sequence[model.CoverageFigure],
+        base_ref: str | None = None,
+        failures: int | None = None,
+    ) -> None:
+        """Store the gate's decision on a stored run; a later one on the same run replaces it.
+
+        ``document`` is the decision as JSON (what ``gate --format json`` prints), kept as
+        given. ``failures`` (the number of reasons the gate failed) defaults to the length of
+        the document's ``failures`` list. The decision and its coverage figures are replaced
+        whole, in one transaction: after an error the earlier decision is still there.
+        Raises StoreError when the run is not in the history.
+        """
+        where = self._target.where
+        doing = f"saving the gate's decision on run {run_id} attempt {attempt} of {service}"
+        count = _failure_count(document, failures, f"{where}: {doing}")
+        twice = sorted(s for s, n in Counter(c.subject for c in coverage).items() if n > 1)
+        if twice:
+            raise StoreError(
+                f"{where}: {doing}: the coverage figures name {twice[0]!r} more than once",
+                hint=NOTHING_STORED,
+            )
+        figures = [
+            {
+                "subject": codec.clean_text(c.subject),
+                "lines_valid": c.lines_valid,
+                "lines_covered": c.lines_covered,
+                "branches_valid": c.branches_valid,
+                "branches_covered": c.branches_covered,
+            }
+            for c in coverage
+        ]
+        find_run = select(RUNS.c.id).where(
+            RUNS.c.service == service, RUNS.c.run_id == run_id, RUNS.c.attempt == attempt
+        )
+        try:
+            with self._transaction(doing, write=True) as conn:
+                run_pk = conn.execute(find_run).scalar()
+                if run_pk is None:
+                    raise StoreError(
+                        f"{where}: cannot store the gate's decision: run {run_id} attempt "
+                        f"{attempt} of {service} is not in the history",
+                        hint="store the run first (gatekeeper ingest), then decide on it",
+                    )
+                # An upsert, not delete-then-insert: two gates deciding the same run at once then
+                # queue on its row instead of one failing on the unique key.
+                decision_pk = conn.execute(
+                    _decision_upsert(conn.dialect.name),
+                    {
+                        "run_fk": run_pk,
+                        "passed": passed,
+                        "decided_at": codec.to_db_time(decided_at),
+                        "base_ref": codec.clean_text(base_ref),
+                        "failures": count,
+                        "document": codec.clean_text(document),
+                    },
+                ).scalar_one()
+                conn.execute(
+                    delete(GATE_COVERAGE).where(GATE_COVERAGE.c.decision_fk == decision_pk)
+                )
+                if figures:
+                    conn.execute(
+                        insert(GATE_COVERAGE), [{"decision_fk": decision_pk, **f} for f in figures]
+                    )
+        except (ValueError, OverflowError) as err:  # a count the database cannot hold
+            raise StoreError(f"{where}: {doing}: {err}", hint=NOTHING_STORED) from err
+
+    def last_passing_coverage(
+        self, service: str, branch: str, *, exclude: RunKey | None = None
+    ) -> dict[str, tuple[float, str]]:
+        """subject -> (line rate as a fraction, run id) of the coverage ratchet's baseline.
+
+        The baseline is the newest run (by run time, then storage order) of ``service`` on
+        ``branch`` whose stored gate decision passed, other than the run ``exclude`` (service,
+        run id, attempt); subjects without coverable lines are left out. ``{}`` when there is
+        no such run.
+        """
+        newest = (
+            select(GATE_DECISIONS.c.id, RUNS.c.run_id)
+            .select_from(RUNS.join(GATE_DECISIONS, GATE_DECISIONS.c.run_fk == RUNS.c.id))
+            .where(
+                RUNS.c.service == service,
+                RUNS.c.branch == branch,
+                GATE_DECISIONS.c.passed == true(),
+            )
+            .order_by(RUNS.c.effective_at.desc(), RUNS.c.id.desc())
+            .limit(1)
+        )
+        figures = select(
+            GATE_COVERAGE.c.subject, GATE_COVERAGE.c.lines_valid, GATE_COVERAGE.c.lines_covered
+        ).where(GATE_COVERAGE.c.decision_fk == bindparam("pk"), GATE_COVERAGE.c.lines_valid > 0)
+        with self._transaction("reading the last passing coverage") as conn:
+            found = conn.execute(_excluding(newest, exclude)).first()
+            if found is None:
+                return {}
+            decision_pk, found_run_id = found
+            return {
+                subject: (covered / valid, found_run_id)
+                for subject, valid, covered in conn.execute(figures, {"pk": decision_pk})
+            }
+
+    def recent_test_counts(
+        self, service: str, branch: str, *, limit: int, exclude: RunKey | None = None
+    ) -> list[int]:
+        """For each of the newest ``limit`` runs of ``service`` on ``branch`` (other than
+        ``exclude``), newest first: how many distinct tests have a result in it (0 for none).
+
+        One statement: the runs are picked first, then each one's results are counted through
+        the ``results (run_fk)`` index, so the size of the rest of the history does not matter.
+        """
+        if limit <= 0:
+            return []
+        newest = (
+            _excluding(
+                select(RUNS.c.id, RUNS.c.effective_at).where(
+                    RUNS.c.service == service, RUNS.c.branch == branch
+                ),
+                exclude,
+            )
+            .order_by(RUNS.c.effective_at.desc(), RUNS.c.id.desc())
+            .limit(limit)
+            .subquery("newest")
+        )
+        tests = (
+            select(func.count(RESULTS.c.test_fk.distinct()))
+            .where(RESULTS.c.run_fk == newest.c.id)
+            .scalar_subquery()
+        )
+        query = select(newest.c.id, tests).order_by(
+            newest.c.effective_at.desc(), newest.c.id.desc()
+        )
+        with self._transaction("counting the tests of recent runs") as conn:
+            return [int(n) for _, n in conn.execute(query)]
+
+    def benchmark_baselines(
+        self,
+        service: str,
+        branch: str,
+        *,
+        window: int,
+        exclude: RunKey | None = None,
+        names: Collection[tuple[str, str]] | None = None,
+    ) -> dict[tuple[str, str], list[model.BenchmarkResult]]:
+        """(group, name) -> up to ``window`` newest results of that benchmark in the runs of
+        ``service`` on ``branch`` (other than ``exclude``), newest first; keys sorted.
+
+        ``names`` limits the answer to those (group, name) keys. One statement: a window
+        function numbers each benchmark's results newest first, and only the first ``window``
+        of each come back.
+        """
+        wanted = None if names is None else set(names)
+        if window <= 0 or wanted == set():
+            return {}
+        newest_first = (RUNS.c.effective_at.desc(), RUNS.c.id.desc(), BENCHMARKS.c.id)
+        rank = (
+            func.row_number()
+            .over(partition_by=(BENCHMARKS.c.bench_group, BENCHMARKS.c.name), order_by=newest_first)
+            .label("rank")
+        )
+        ranked = _excluding(
+            select(*BENCHMARKS.columns, rank)
+            .select_from(BENCHMARKS.join(RUNS, RUNS.c.id == BENCHMARKS.c.run_fk))
+            .where(RUNS.c.service == service, RUNS.c.branch == branch),
+            exclude,
+        )
+        if wanted is not None:
+            # By name only, which the (name, run_fk) index serves; groups are checked below.
+            ranked = ranked.where(BENCHMARKS.c.name.in_(sorted({n for _, n in wanted})))
+        inner = ranked.subquery("ranked")
+        query = select(inner).where(inner.c.rank <= window).order_by(inner.c.rank)
+        out: dict[tuple[str, str], list[model.BenchmarkResult]] = {}
+        with self._transaction("reading benchmark baselines") as conn:
+            for row in conn.execute(query):
+                key = (row.bench_group, row.name)
+                if wanted is None or key in wanted:
+                    out.setdefault(key, []).append(_benchmark(row))
+        # Sorted here: PostgreSQL would order text by its collation, SQLite by bytes.
+        return {key: out[key] for key in sorted(out)}
+
+    def decisions(
+        self,
+        service: str | None = None,
+        *,
+        since: datetime | None = None,
+        branch: str | None = None,
+        limit: int | None = None,
+    ) -> list[tuple[model.StoredRun, bool, str]]:
+        """(run, passed, document) of the stored gate decisions, oldest run first.
+
+        ``since`` compares with the run's time (its timestamp, else its ingest time), as
+        :meth:`runs` does; ``limit`` keeps the first (oldest) ``limit`` of them.
+        """
+        query = select(
+            RUNS,
+            GATE_DECISIONS.c.passed.label("decision_passed"),
+            GATE_DECISIONS.c.document.label("decision_document"),
+        ).join(GATE_DECISIONS, GATE_DECISIONS.c.run_fk == RUNS.c.id)
+        if service is not None:
+            query = query.where(RUNS.c.service == service)
+        query = _run_filters(query, branch=branch, since=since)
+        query = query.order_by(RUNS.c.effective_at, RUNS.c.id)
+        if limit is not None:
+            query = query.limit(max(limit, 0))
+        with self._transaction("reading gate decisions") as conn:
+            return [
+                (_stored_run(row), bool(row.decision_passed), row.decision_document)
+                for row in conn.execute(query)
+            ]
+
 
 # ---------------------------------------------------------------------------------------------
 # Row <-> model helpers
@@ -639,6 +878,49 @@ def _key(meta: model.RunMeta) -> RunKey:
 def _effective_at(meta: model.RunMeta, now: datetime) -> datetime:
     stamp = codec.to_db_time(meta.timestamp)
     return now if stamp is None else stamp
+
+
+def _excluding(query: Select[Any], exclude: RunKey | None) -> Select[Any]:
+    """``query`` over runs without the run ``exclude`` (service, run id, attempt)."""
+    if exclude is None:
+        return query
+    service, run_id, attempt = exclude
+    return query.where(
+        not_(and_(RUNS.c.service == service, RUNS.c.run_id == run_id, RUNS.c.attempt == attempt))
+    )
+
+
+@cache
+def _decision_upsert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (run_fk) DO UPDATE for the dialect, built once; the PostgreSQL
+    dialect is imported only by PostgreSQL users."""
+    stmt: Any
+    if dialect == "sqlite":
+        stmt = sqlite.insert(GATE_DECISIONS)
+    else:
+        from sqlalchemy.dialects import postgresql
+
+        stmt = postgresql.insert(GATE_DECISIONS)
+    replaced = ("passed", "decided_at", "base_ref", "failures", "document")
+    return stmt.on_conflict_do_update(
+        index_elements=["run_fk"], set_={c: stmt.excluded[c] for c in replaced}
+    ).returning(GATE_DECISIONS.c.id)
+
+
+def _failure_count(document: str, failures: int | None, what: str) -> int:
+    """``failures`` if given, else the length of the decision document's ``failures`` list."""
+    try:
+        parsed = json.loads(document)
+    except ValueError as err:
+        raise StoreError(
+            f"{what}: the decision document is not JSON ({err})", hint=NOTHING_STORED
+        ) from err
+    if failures is not None:
+        if failures < 0:
+            raise StoreError(f"{what}: failures is {failures}, not a count", hint=NOTHING_STORED)
+        return failures
+    listed = parsed.get("failures") if isinstance(parsed, dict) else None
+    return len(listed) if isinstance(listed, list) else 0
 
 
 _COUNT_COLUMNS = ("lines_valid", "lines_covered", "branches_valid", "branches_covered")

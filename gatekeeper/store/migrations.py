@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -43,7 +44,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateIndex
 from sqlalchemy.types import TypeEngine
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 VERSION_KEY = "schema_version"
 # Any constant: a PostgreSQL advisory lock that serialises concurrent upgrades.
 _PG_UPGRADE_LOCK = 0x6761_7465  # "gate"
@@ -221,6 +222,42 @@ def _v2_benchmark_samples(conn: Connection) -> None:
     )
 
 
+def _v3_gate_history(conn: Connection) -> None:
+    # The gate's decision per run, and its coverage figures: the coverage ratchet compares with
+    # the last *passing* run, which only a stored decision can tell. Frozen once released, like
+    # _v1_tables: spelled out here, never taken from tables.py.
+    md = MetaData()
+    Table("runs", md, Column("id", _PK, primary_key=True))  # only as the foreign keys' target
+    decisions = Table(
+        "gate_decisions",
+        md,
+        Column("id", _PK, primary_key=True, autoincrement=True),
+        Column("run_fk", _PK, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+        Column("passed", Boolean, nullable=False),
+        Column("decided_at", DateTime, nullable=False),
+        Column("base_ref", Text, nullable=True),
+        Column("failures", Integer, nullable=False),
+        Column("document", Text, nullable=False),
+        UniqueConstraint("run_fk", name="uq_gate_decisions_run"),
+    )
+    coverage = Table(
+        "gate_coverage",
+        md,
+        Column("id", _PK, primary_key=True, autoincrement=True),
+        Column(
+            "decision_fk", _PK, ForeignKey("gate_decisions.id", ondelete="CASCADE"), nullable=False
+        ),
+        Column("subject", Text, nullable=False),
+        *(
+            Column(n, Integer, nullable=False)
+            for n in ("lines_valid", "lines_covered", "branches_valid", "branches_covered")
+        ),
+        UniqueConstraint("decision_fk", "subject", name="uq_gate_coverage_key"),
+    )
+    decisions.create(conn)
+    coverage.create(conn)
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     to_version: int
@@ -231,6 +268,7 @@ class Step:
 STEPS: tuple[Step, ...] = (
     Step(1, "initial schema", _create_v1),
     Step(2, "benchmark samples and iterations; index on benchmark names", _v2_benchmark_samples),
+    Step(3, "gate decisions and their coverage figures", _v3_gate_history),
 )
 assert [s.to_version for s in STEPS] == list(range(1, SCHEMA_VERSION + 1))
 

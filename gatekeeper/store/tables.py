@@ -1,4 +1,4 @@
-"""The current schema (version 2) as SQLModel tables; queries use their Core ``__table__``.
+"""The current schema (version 3) as SQLModel tables; queries use their Core ``__table__``.
 
 Rows never leave ``gatekeeper.store``. The schema is *created* by ``migrations.py`` (v1's frozen
 DDL plus each later step), never from these classes; a test checks that both agree.
@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -205,6 +206,36 @@ class BenchmarkRow(SQLModel, table=True):
     iterations: int | None = Field(default=None, sa_column=Column(BigInteger))  # version 2
 
 
+class GateDecisionRow(SQLModel, table=True):
+    """The gate's decision on one run (added in schema version 3); a re-run replaces it."""
+
+    __tablename__ = "gate_decisions"
+    __table_args__ = (UniqueConstraint("run_fk", name="uq_gate_decisions_run"),)
+
+    id: int | None = _pk()
+    run_fk: int = _fk("runs.id")
+    passed: bool = Field(sa_column=Column(Boolean, nullable=False))
+    decided_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
+    base_ref: str | None = _text()
+    failures: int = Field(sa_column=Column(Integer, nullable=False))
+    document: str = _required_text()  # the decision as JSON, exactly as the gate wrote it
+
+
+class GateCoverageRow(SQLModel, table=True):
+    """One coverage figure of a decision (version 3): the ratchet's baselines are read here."""
+
+    __tablename__ = "gate_coverage"
+    __table_args__ = (UniqueConstraint("decision_fk", "subject", name="uq_gate_coverage_key"),)
+
+    id: int | None = _pk()
+    decision_fk: int = _fk("gate_decisions.id")
+    subject: str = _required_text()  # a service name, or "overall"
+    lines_valid: int = Field(sa_column=Column(Integer, nullable=False))
+    lines_covered: int = Field(sa_column=Column(Integer, nullable=False))
+    branches_valid: int = Field(sa_column=Column(Integer, nullable=False))
+    branches_covered: int = Field(sa_column=Column(Integer, nullable=False))
+
+
 def _table(row: type[SQLModel]) -> Table:
     return cast(Table, row.__table__)  # type: ignore[attr-defined]
 
@@ -218,4 +249,6 @@ COVERAGE_REPORTS = _table(CoverageReportRow)
 COVERAGE_PACKAGES = _table(CoveragePackageRow)
 COVERAGE_FILES = _table(CoverageFileRow)
 BENCHMARKS = _table(BenchmarkRow)
+GATE_DECISIONS = _table(GateDecisionRow)
+GATE_COVERAGE = _table(GateCoverageRow)
 METADATA = SQLModel.metadata

@@ -86,12 +86,12 @@ def other_url(db_url: str, tmp_path: Path) -> str:
 
 def test_a_new_database_gets_the_current_version(db_url: str) -> None:
     with open_store(db_url) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 2
-    assert _scalar(db_url, "SELECT value FROM schema_meta WHERE key = 'schema_version'") == "2"
+        assert store.schema_version() == SCHEMA_VERSION == 3
+    assert _scalar(db_url, "SELECT value FROM schema_meta WHERE key = 'schema_version'") == "3"
 
 
 def test_the_migration_steps_build_exactly_the_models(db_url: str, other_url: str) -> None:
-    open_store(db_url).close()  # v1 DDL + step 2
+    open_store(db_url).close()  # v1 DDL + steps 2 and 3
     engine = _engine(other_url)
     METADATA.create_all(engine)  # straight from tables.py
     engine.dispose()
@@ -99,7 +99,7 @@ def test_the_migration_steps_build_exactly_the_models(db_url: str, other_url: st
     assert migrated == modelled
     assert set(migrated) == {
         "schema_meta", "runs", "source_files", "tests", "results", "coverage_reports",
-        "coverage_packages", "coverage_files", "benchmarks",
+        "coverage_packages", "coverage_files", "benchmarks", "gate_decisions", "gate_coverage",
     }  # fmt: skip
     # What version 2 added is really there.
     assert ("samples", "TEXT", True) in migrated["benchmarks"]["columns"]
@@ -150,7 +150,7 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_data(db_url: str) -> Non
     _make_v1(db_url)
     assert _scalar(db_url, "SELECT value FROM schema_meta") == "1"
     with open_store(db_url, create=False) as store:
-        assert store.schema_version() == 2
+        assert store.schema_version() == SCHEMA_VERSION
         (old,) = store.runs()
         assert old.meta.run_id == "1001"
         assert old.meta.timestamp == datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
@@ -174,7 +174,7 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_data(db_url: str) -> Non
         ]
         fails = store.test_history("user-service", "user_service::tests::fails")
         assert [e.outcome for e in fails] == [model.Outcome.FAILED, model.Outcome.PASSED]
-    assert _scalar(db_url, "SELECT value FROM schema_meta") == "2"
+    assert _scalar(db_url, "SELECT value FROM schema_meta") == str(SCHEMA_VERSION)
 
 
 def test_the_frozen_version_1_sqlite_file_is_upgraded(tmp_path: Path) -> None:
@@ -184,7 +184,7 @@ def test_the_frozen_version_1_sqlite_file_is_upgraded(tmp_path: Path) -> None:
         conn.executescript(V1_DUMP.read_text(encoding="utf-8"))
     conn.close()
     with open_store(f"sqlite:///{path}", create=False) as store:
-        assert store.schema_version() == 2
+        assert store.schema_version() == SCHEMA_VERSION
         (old,) = store.runs()
         assert old.meta == model.RunMeta(
             service="user-service",
@@ -243,7 +243,7 @@ def test_a_newer_database_is_refused(db_url: str) -> None:
         open_store(db_url)
     where = parse_url(db_url).where
     assert str(caught.value) == (
-        f"{where}: the database has schema version 99, this gatekeeper knows up to 2: "
+        f"{where}: the database has schema version 99, this gatekeeper knows up to 3: "
         "upgrade gatekeeper (pip install -U gatekeeper)"
     )
     assert _scalar(db_url, "SELECT value FROM schema_meta") == "99"  # left alone

@@ -1,0 +1,358 @@
+"""`gatekeeper gate` as CI runs it: real processes, real report files, real SQLite databases.
+
+The table below is the contract of the gate's decisions: each row gives the run's reports, the
+configuration and the registry, and the exit code and reasons the gate must give.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from .conftest import REALWORLD
+from .test_cli_ingest import clean_env, gatekeeper
+
+
+def junit(*cases: tuple[str, str]) -> str:
+    """A pytest-style JUnit file; each case is (name, outcome) with outcome pass|fail|error|skip,
+    or "fail>pass" for a failure followed by a passing re-run (pytest-rerunfailures)."""
+    body = []
+    for name, outcome in cases:
+        attempts = outcome.split(">")
+        for a in attempts:
+            inner = {
+                "pass": "",
+                "fail": f'<failure message="assert {name}">AssertionError</failure>',
+                "error": '<error message="fixture broke">E</error>',
+                "skip": '<skipped message="not today"/>',
+            }[a]
+            body.append(
+                f'<testcase classname="tests.test_app" name="{name}" time="0.01" '
+                f'file="tests/test_app.py" line="10">{inner}</testcase>'
+            )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" '
+        f'tests="{len(body)}">' + "".join(body) + "</testsuite></testsuites>\n"
+    )
+
+
+def cobertura(files: dict[str, tuple[int, int]], package: str = "app") -> str:
+    """A coverage.py-style report: path -> (valid lines, covered lines)."""
+    classes = []
+    for path, (valid, covered) in files.items():
+        lines = "".join(
+            f'<line number="{n}" hits="{1 if n <= covered else 0}"/>' for n in range(1, valid + 1)
+        )
+        classes.append(
+            f'<class name="{Path(path).name}" filename="{path}" line-rate="0" branch-rate="0" '
+            f'complexity="0"><methods/><lines>{lines}</lines></class>'
+        )
+    valid_total = sum(v for v, _ in files.values())
+    covered_total = sum(c for _, c in files.values())
+    return (
+        '<?xml version="1.0" ?><coverage version="7.6.1" timestamp="1" '
+        f'lines-valid="{valid_total}" lines-covered="{covered_total}" line-rate="0" '
+        'branches-covered="0" branches-valid="0" branch-rate="0" complexity="0">'
+        "<sources><source>.</source></sources>"
+        f'<packages><package name="{package}" line-rate="0" branch-rate="0" complexity="0">'
+        f"<classes>{''.join(classes)}</classes></package></packages></coverage>\n"
+    )
+
+
+def bench_log(values: dict[str, float], noise: float = 0.0) -> str:
+    """A libtest `cargo bench` log: name -> ns/iter."""
+    lines = ["", f"running {len(values)} tests"]
+    for name, ns in values.items():
+        lines.append(f"test {name} ... bench: {ns:>12,.0f} ns/iter (+/- {noise * ns:,.0f})")
+    lines += [
+        "",
+        f"test result: ok. 0 passed; 0 failed; 0 ignored; {len(values)} measured; "
+        "0 filtered out; finished in 1.00s",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+PASSING = junit(("test_a", "pass"), ("test_b", "pass"), ("test_c", "pass"))
+ONE_FAILS = junit(("test_a", "pass"), ("test_b", "fail"), ("test_c", "pass"))
+RETRIED = junit(("test_a", "pass"), ("test_b", "fail>pass"), ("test_c", "pass"))
+EMPTY = junit()
+QUARANTINE_B = """\
+flaky_tests:
+  - name: "tests.test_app::test_b"
+    service: app
+    reason: "races the clock"
+    issue: "#1234"
+"""
+EXPIRED_B = QUARANTINE_B + '    expires: "2020-01-01"\n'
+
+
+@dataclass
+class Row:
+    files: dict[str, str]
+    exit: int
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (kind, subject)
+    config: str | None = None
+    registry: str | None = None
+    args: tuple[str, ...] = ()
+    muted: list[str] = field(default_factory=list)
+    history: Callable[[Path], None] | None = None
+
+
+def _bench_history(stable: dict[str, float], cv: float) -> Callable[[Path], None]:
+    """Ten earlier runs on main of the same benchmarks, with `cv` run-to-run noise."""
+
+    def write(root: Path) -> None:
+        rnd = random.Random(7)
+        manifest = []
+        for i in range(10):
+            name = f"hist/bench-{i}.txt"
+            (root / "hist").mkdir(exist_ok=True)
+            values = {k: v * rnd.lognormvariate(0, cv) for k, v in stable.items()}
+            (root / name).write_text(bench_log(values, 0.01))
+            manifest.append(
+                json.dumps(
+                    {
+                        "path": name,
+                        "service": "app",
+                        "commit": f"{i:040x}",
+                        "branch": "main",
+                        "run_id": f"hist-{i}",
+                        "timestamp": f"2026-11-{i + 1:02d}T10:00:00Z",
+                        "attempt": 1,
+                    }
+                )
+            )
+        (root / "hist" / "manifest.jsonl").write_text("\n".join(manifest) + "\n")
+        (root / "hist" / "manifest.jsonl").rename(root / "manifest.jsonl")
+        done = gatekeeper("ingest", "--manifest", "manifest.jsonl", cwd=root)
+        assert done.returncode == 0, done.stderr
+
+    return write
+
+
+def _test_count_history(root: Path) -> None:
+    """Five earlier runs on main with 20 tests each."""
+    many = junit(*[(f"test_{i}", "pass") for i in range(20)])
+    for i in range(5):
+        (root / f"old-{i}.xml").write_text(many)
+        done = gatekeeper(
+            "ingest", f"old-{i}.xml", "--service", "app", "--branch", "main",
+            "--run-id", f"old-{i}", "--timestamp", f"2026-11-0{i + 1}T10:00:00Z", cwd=root,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+
+COV_82 = cobertura({"app/core.py": (100, 82)})
+COV_TWO = cobertura({"api/main.py": (100, 90), "worker/jobs.py": (100, 70)})
+TWO_SERVICES = """\
+services:
+  api:
+    paths: ["api/**"]
+  worker:
+    paths: ["worker/**"]
+"""
+
+ROWS: dict[str, Row] = {
+    "all pass": Row({"junit.xml": PASSING}, 0),
+    "a failure fails": Row({"junit.xml": ONE_FAILS}, 1, [("test", "tests.test_app::test_b")]),
+    "a quarantined failure is muted": Row(
+        {"junit.xml": ONE_FAILS}, 0, registry=QUARANTINE_B, muted=["tests.test_app::test_b"]
+    ),
+    "an expired quarantine still mutes by default": Row(
+        {"junit.xml": ONE_FAILS}, 0, registry=EXPIRED_B, muted=["tests.test_app::test_b"]
+    ),
+    "an expired quarantine fails when configured": Row(
+        {"junit.xml": ONE_FAILS}, 1, [("test", "tests.test_app::test_b")],
+        config="tests:\n  expired_quarantine: fail\n", registry=EXPIRED_B,
+    ),
+    "failed then passed on retry passes": Row({"junit.xml": RETRIED}, 0),
+    "flaky_result fail": Row(
+        {"junit.xml": RETRIED}, 1, [("test", "tests.test_app::test_b")],
+        config="tests: {flaky_result: fail}\n",
+    ),
+    "no tests fails": Row({"junit.xml": EMPTY}, 1, [("test", "app")]),
+    "no tests allowed": Row({"junit.xml": EMPTY}, 0, config="tests: {allow_empty: true}\n"),
+    "far fewer tests than usual": Row(
+        {"junit.xml": PASSING}, 1, [("test", "app")], history=_test_count_history
+    ),
+    "a glob that matches nothing cannot decide": Row({}, 2, args=("reports/*.xml",)),
+    "an unreadable report cannot decide": Row({"junit.xml": PASSING[:-40]}, 2),
+    "a bad config cannot decide": Row(
+        {"junit.xml": PASSING}, 2, config="coverage:\n  line: 120\n"
+    ),
+    "a typo in the config cannot decide": Row(
+        {"junit.xml": PASSING}, 2, config="coverage:\n  lnie: 80\n"
+    ),
+    "a broken registry cannot decide": Row(
+        {"junit.xml": PASSING}, 2, registry="flaky_tests:\n  - name: x\n"
+    ),
+    "coverage above the default 80%": Row({"junit.xml": PASSING, "coverage.xml": COV_82}, 0),
+    "coverage below a configured minimum": Row(
+        {"junit.xml": PASSING, "coverage.xml": COV_82}, 1, [("coverage", "overall")],
+        config="coverage: {line: 85}\n",
+    ),
+    "coverage shortfall, informational": Row(
+        {"junit.xml": PASSING, "coverage.xml": COV_82}, 0,
+        config="coverage: {line: 85, informational: true}\n",
+    ),
+    "one service of two below 75%": Row(
+        {"junit.xml": PASSING, "coverage.xml": COV_TWO}, 1, [("coverage", "worker")],
+        config=TWO_SERVICES + "coverage: {line: 50}\n",
+    ),
+    "a service's own minimum": Row(
+        {"junit.xml": PASSING, "coverage.xml": COV_TWO}, 1, [("coverage", "api")],
+        config=TWO_SERVICES.replace('["api/**"]', '["api/**"]\n    coverage: {line: 95}')
+        + "coverage: {line: 50, service_line: 60}\n",
+    ),
+    "a benchmark 40% slower than a quiet history": Row(
+        {"bench.txt": bench_log({"bench_parse": 1400.0, "bench_route": 5000.0}, 0.01)}, 1,
+        [("benchmark", "bench_parse")],
+        history=_bench_history({"bench_parse": 1000.0, "bench_route": 5000.0}, 0.02),
+    ),
+    "a benchmark 25% slower but its history is noisy": Row(
+        {"bench.txt": bench_log({"bench_parse": 1250.0}, 0.01)}, 0,
+        history=_bench_history({"bench_parse": 1000.0}, 0.30),
+    ),
+    "a regression under a generous override": Row(
+        {"bench.txt": bench_log({"bench_parse": 1400.0}, 0.01)}, 0,
+        config="benchmarks:\n  overrides:\n    - {name: 'bench_p*', max_regression: 60}\n",
+        history=_bench_history({"bench_parse": 1000.0}, 0.02),
+    ),
+    "a benchmark with no history is recorded, not judged": Row(
+        {"bench.txt": bench_log({"bench_parse": 99_999.0})}, 0
+    ),
+    "a benchmark over its ceiling": Row(
+        {"bench.txt": bench_log({"bench_parse": 2_000_000.0})}, 1, [("benchmark", "bench_parse")],
+        config="benchmarks: {ceiling: 1000000}\n",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ROWS)
+def test_gate_decisions(name: str, tmp_path: Path) -> None:
+    row = ROWS[name]
+    if row.history:
+        row.history(tmp_path)
+    for fname, text in row.files.items():
+        (tmp_path / fname).write_text(text)
+    if row.config is not None:
+        (tmp_path / "gatekeeper.yml").write_text(row.config)
+    if row.registry is not None:
+        (tmp_path / "flaky-tests.yml").write_text(row.registry)
+    args = row.args or tuple(row.files)
+    done = gatekeeper(
+        "gate", *args, "--service", "app", "--branch", "main", "--run-id", "now",
+        "--timestamp", "2026-11-27T10:00:00Z", "--format", "json", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == row.exit, done.stdout + done.stderr
+    verdict = json.loads(done.stdout)
+    assert verdict["passed"] is (row.exit == 0)
+    kinds = {(f["kind"], f["subject"]) for f in verdict["failures"]}
+    if row.exit == 2:
+        assert {k for k, _ in kinds} == {"input"}
+        assert done.stderr.startswith("gatekeeper: error: "), done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        # nothing half-written: the run was not stored
+        db = tmp_path / ".gatekeeper" / "gatekeeper.db"
+        if db.exists():
+            with sqlite3.connect(db) as conn:
+                assert conn.execute("SELECT count(*) FROM runs WHERE run_id='now'").fetchone() == (
+                    0,
+                )
+        return
+    assert kinds == set(row.failures), verdict["failures"]
+    assert [m["test_id"] for m in verdict["muted"]] == row.muted
+
+
+def test_text_markdown_and_annotations(tmp_path: Path) -> None:
+    (tmp_path / "junit.xml").write_text(ONE_FAILS)
+    (tmp_path / "coverage.xml").write_text(COV_82)
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    env = clean_env(GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary))
+    done = gatekeeper(
+        "gate", "junit.xml", "coverage.xml", "--service", "app", "--run-id", "r1",
+        "--branch", "main", cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    out = done.stdout
+    title = "title=gatekeeper%3A test tests.test_app%3A%3Atest_b"
+    assert f"::error file=tests/test_app.py,line=10,{title}::failed: assert test_b" in out
+    assert "gatekeeper gate: FAILED  app run r1" in out
+    assert "  test      tests.test_app::test_b: failed: assert test_b" in out
+    text = summary.read_text()
+    assert text.startswith("earlier step\n### ❌ gatekeeper: app failed")  # appended
+    assert "| ❌ | test | `tests.test_app::test_b` | failed: assert test_b |" in text
+    assert "| overall | 82/100 | 82.00% | 80% |" in text
+
+
+def test_rerunning_the_gate_decides_again_and_replaces_the_decision(tmp_path: Path) -> None:
+    (tmp_path / "junit.xml").write_text(ONE_FAILS)
+    args = ("gate", "junit.xml", "--service", "app", "--run-id", "r1", "--format", "json")
+    first = gatekeeper(*args, cwd=tmp_path)
+    assert first.returncode == 1
+    (tmp_path / "flaky-tests.yml").write_text(QUARANTINE_B)  # quarantined in between
+    second = gatekeeper(*args, cwd=tmp_path)
+    assert second.returncode == 0, second.stdout
+    assert json.loads(second.stdout)["stored"] is False
+    with sqlite3.connect(tmp_path / ".gatekeeper" / "gatekeeper.db") as conn:
+        rows = conn.execute("SELECT passed FROM gate_decisions").fetchall()
+    assert rows == [(1,)]
+
+
+def test_the_ratchet_uses_the_last_passing_run_on_main(tmp_path: Path) -> None:
+    def gate(run: str, covered: int, *extra: str) -> dict[str, object]:
+        (tmp_path / "coverage.xml").write_text(cobertura({"app/core.py": (1000, covered)}))
+        (tmp_path / "junit.xml").write_text(PASSING)
+        done = gatekeeper(
+            "gate", "junit.xml", "coverage.xml", "--service", "app", "--branch", "main",
+            "--run-id", run, "--format", "json", *extra, cwd=tmp_path,
+        )  # fmt: skip
+        out: dict[str, object] = json.loads(done.stdout)
+        out["exit"] = done.returncode
+        return out
+
+    assert gate("r1", 900)["exit"] == 0
+    # 89.6% is 0.4 points down: within the default max_drop of 0.5
+    assert gate("r2", 896)["exit"] == 0
+    # 89.0% is 0.6 points below r2 (the last passing run): fails
+    third = gate("r3", 890)
+    assert third["exit"] == 1
+    assert [f["kind"] for f in third["failures"]] == ["coverage"]  # type: ignore[index]
+    # the failed r3 is no baseline: r4 at 89.5% is compared with r2 (89.6%) and passes
+    assert gate("r4", 895)["exit"] == 0
+
+
+def test_real_corpus_reports_gate(tmp_path: Path) -> None:
+    """A real nextest JUnit with retries and a real tarpaulin report, through the gate."""
+    nextest = REALWORLD / "junit" / "nextest__fixture_project_rerunfailure.xml"
+    tarpaulin = REALWORLD / "cobertura" / "tarpaulin__async_fsm_small.xml"
+    done = gatekeeper(
+        "gate", str(nextest), str(tarpaulin), "--service", "fixture", "--run-id", "r1",
+        "--format", "json", "--config", str(tmp_path / "gk.yml"), cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2  # the named config file does not exist: cannot decide
+    (tmp_path / "gk.yml").write_text(
+        textwrap.dedent(
+            """\
+            coverage: {line: 0, max_drop: null}
+            """
+        )
+    )
+    done = gatekeeper(
+        "gate", str(nextest), str(tarpaulin), "--service", "fixture", "--run-id", "r1",
+        "--format", "json", "--config", str(tmp_path / "gk.yml"), cwd=tmp_path,
+    )  # fmt: skip
+    verdict = json.loads(done.stdout)
+    failed = {f["subject"] for f in verdict["failures"] if f["kind"] == "test"}
+    assert done.returncode == (1 if failed else 0)
+    assert verdict["counts"]["tests"] > 0
+    assert set(verdict["coverage"]) == {"overall"} or "fixture" in verdict["coverage"]
