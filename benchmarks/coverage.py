@@ -14,7 +14,7 @@ then runs, alternately so that machine noise hits both alike:
 Each process is timed from start to exit (wall clock) and its peak resident memory is read from
 `os.wait4` (the rusage of that one child). The medians, the ratio of the medians and the targets
 (gatekeeper at most 0.5x pycobertura's time, peak memory under 100 MiB) are printed and written
-to benchmarks/results/coverage.json.
+to benchmarks/results/coverage.json (coverage-quick.json with --quick).
 """
 
 from __future__ import annotations
@@ -124,8 +124,9 @@ def write_cobertura(path: Path, files: int, lines_per_file: int, seed: int = 202
             total_bcovered += bcovered
         total_valid += pkg_valid
         total_covered += pkg_covered
+        dotted = pkg.replace("/", ".")
         body.append(
-            f'\t\t<package name="{pkg.replace("/", ".")}" line-rate="{pkg_covered / pkg_valid:.4g}" '
+            f'\t\t<package name="{dotted}" line-rate="{pkg_covered / pkg_valid:.4g}" '
             'branch-rate="0" complexity="0">\n\t\t\t<classes>\n'
             + "".join(classes)
             + "\t\t\t</classes>\n\t\t</package>\n"
@@ -240,7 +241,8 @@ def main() -> None:
         f"(target < {RSS_TARGET_MIB:.0f}) -> {'met' if out['met'] else 'NOT met'}"
     )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "coverage.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    name = "coverage-quick.json" if args.quick else "coverage.json"
+    (RESULTS / name).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

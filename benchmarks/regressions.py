@@ -1,7 +1,7 @@
 """How well the benchmark gate tells regressions from noise: simulated histories, scored.
 
-    python benchmarks/regressions.py            # 400 trials per cell, 2,000 unchanged (~2 min)
-    python benchmarks/regressions.py --quick    # 40 and 200: a few seconds, same structure
+    python benchmarks/regressions.py            # 400 trials per cell, 2,000 unchanged: ~1 min
+    python benchmarks/regressions.py --quick    # 10 and 50: 2 seconds, the same tables
 
 Each trial simulates one benchmark: 20 earlier runs on the default branch (the default window)
 and a current run whose true value is 0 % to 60 % slower, and asks ``gatekeeper.gate.benchmarks
@@ -20,9 +20,11 @@ What the results carry, as the producers report it: ``samples`` (raw samples and
 deviation: pytest-benchmark, Google Benchmark repetitions, go -count), ``spread`` (only a
 standard deviation: Criterion's bencher format and estimates.json), ``interval`` (Criterion's
 console: a 95 % interval) and ``none`` (a bare value: go bench, Google Benchmark without
-repetitions). ``lognormal`` and ``loaded`` run with all four, the other models with ``samples``.
+repetitions). ``lognormal`` and ``loaded`` run with all four, ``normal`` and ``outliers`` with
+samples and spread, ``spiky`` with samples.
 
-Scores, per noise level and overall:
+Scores, per noise level and overall, for the ordinary noise (lognormal, normal, outliers) and,
+apart, for the stress cases (loaded, spiky):
 
 - **caught**: the share of regressions flagged among those larger than the threshold plus the
   noise (true change > 20 % + CV; CV 10 % -> more than 30 % slower). Target: at least 95 %.
@@ -278,6 +280,18 @@ def _share(cells: list[Cell], count: Callable[[Cell], float]) -> float | None:
     return None if trials == 0 else sum(count(c) for c in cells) / trials
 
 
+def _by_rule(rule: str) -> Callable[[Cell], float]:
+    return lambda c: c.flagged[rule]
+
+
+def _at(alpha: float, shifted: bool = False) -> Callable[[Cell], float]:
+    return lambda c: _flags(c, alpha, c.p_shifted if shifted else None)
+
+
+def _in_window(window: int) -> Callable[[Cell], float]:
+    return lambda c: c.by_window[window]
+
+
 def score(cells: list[Cell]) -> dict[str, Any]:
     """caught / false alarms / below-threshold flags of every rule over these cells."""
     caught = [c for c in cells if eligible(c)]
@@ -289,9 +303,9 @@ def score(cells: list[Cell]) -> dict[str, Any]:
     }
     for rule in RULE_NAMES:
         out[rule] = {
-            "caught": _share(caught, lambda c, r=rule: c.flagged[r]),
-            "false_alarms": _share(unchanged, lambda c, r=rule: c.flagged[r]),
-            "below_threshold_flagged": _share(small, lambda c, r=rule: c.flagged[r]),
+            "caught": _share(caught, _by_rule(rule)),
+            "false_alarms": _share(unchanged, _by_rule(rule)),
+            "below_threshold_flagged": _share(small, _by_rule(rule)),
         }
     return out
 
@@ -311,10 +325,8 @@ def sweeps(cells: list[Cell]) -> dict[str, Any]:
             part = [c for c in cells if cv is None or c.cv == cv]
             key = "overall" if cv is None else f"{cv:g}"
             row[key] = {
-                "caught": _share([c for c in part if eligible(c)], lambda c, a=alpha: _flags(c, a)),
-                "false_alarms": _share(
-                    [c for c in part if c.change == 0], lambda c, a=alpha: _flags(c, a)
-                ),
+                "caught": _share([c for c in part if eligible(c)], _at(alpha)),
+                "false_alarms": _share([c for c in part if c.change == 0], _at(alpha)),
             }
         significance.append(row)
     detail = [c for c in cells if c.model == "lognormal" and c.kind == "samples"]
@@ -326,18 +338,18 @@ def sweeps(cells: list[Cell]) -> dict[str, Any]:
         hit, zero = [c for c in part if eligible(c)], [c for c in part if c.change == 0]
         hypotheses[f"{cv:g}"] = {
             "no_change": {
-                "caught": _share(hit, lambda c: _flags(c, alpha)),
-                "false_alarms": _share(zero, lambda c: _flags(c, alpha)),
+                "caught": _share(hit, _at(alpha)),
+                "false_alarms": _share(zero, _at(alpha)),
             },
             "beyond_threshold": {
-                "caught": _share(hit, lambda c: _flags(c, alpha, c.p_shifted)),
-                "false_alarms": _share(zero, lambda c: _flags(c, alpha, c.p_shifted)),
+                "caught": _share(hit, _at(alpha, shifted=True)),
+                "false_alarms": _share(zero, _at(alpha, shifted=True)),
             },
         }
         windows[f"{cv:g}"] = {
             str(w): {
-                "caught": _share(hit, lambda c, w=w: c.by_window[w]),
-                "false_alarms": _share(zero, lambda c, w=w: c.by_window[w]),
+                "caught": _share(hit, _in_window(w)),
+                "false_alarms": _share(zero, _in_window(w)),
             }
             for w in WINDOWS
         }

@@ -541,7 +541,13 @@ class Gatekeeper:
                 hint="fetch the base first (actions/checkout with fetch-depth: 0, or "
                 "`git fetch origin main`), or leave out --base",
             )
-        return patch.parse_diff(proc.stdout)
+        try:
+            return patch.parse_diff(proc.stdout)
+        except ValueError as err:
+            raise ConfigError(
+                f"--base {base_ref}: cannot read git's diff ({err})",
+                hint="check the git configuration (diff.external, color.diff) of this checkout",
+            ) from err
 
     def history_summary(self) -> list[ServiceSummary]:
         """Per service: runs, red runs, the latest counts and coverage, the most failing tests."""
@@ -793,6 +799,51 @@ def fresh_demo_registry(folder: Path) -> Path:
             hint="pass --dir with a folder you can write to",
         ) from err
     return path
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPush:
+    """The sample's next push (sample_reports/next/): what the demo gates."""
+
+    reports: Path
+    flags: MetaFlags
+    config: GateConfig
+    day: date | None
+    shown: str
+    config_shown: str
+    flags_shown: str
+
+
+def demo_next_push() -> DemoPush:
+    """The next push's reports, its metadata (next/meta.json) and the sample configuration."""
+    root = sample_reports_dir()
+    reports = root / "next" / "user-service"
+    meta = json.loads((root / "next" / "meta.json").read_text(encoding="utf-8"))
+    stamp = parse_timestamp(meta["timestamp"], "next/meta.json: timestamp")
+    flags = MetaFlags(
+        service=meta["service"],
+        commit=meta["commit"],
+        branch=meta["branch"],
+        run_id=str(meta["run_id"]),
+        attempt=int(meta["attempt"]),
+        timestamp=stamp,
+    )
+    config_path = root / "gatekeeper.yml"
+    from gatekeeper.config.file import load_config as load_file
+
+    shown = (
+        f"--service {flags.service} --commit {str(flags.commit)[:12]} --branch {flags.branch} "
+        f"--run-id {flags.run_id} --timestamp {meta['timestamp']}"
+    )
+    return DemoPush(
+        reports=reports,
+        flags=flags,
+        config=load_file(config_path),
+        day=stamp.date(),
+        shown="sample_reports/next/user-service",
+        config_shown="sample_reports/gatekeeper.yml",
+        flags_shown=shown,
+    )
 
 
 def sample_reports_dir() -> Path:

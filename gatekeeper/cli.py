@@ -368,8 +368,33 @@ def demo(
         typer.echo(f"\n$ gatekeeper quarantine list --registry {registry}")
         view = quarantine_view(registry, False, today=day)
         typer.echo(table(view.entries, view.expired), nl=False)
+        _demo_gate(gk, registry)
     finally:
         gk.close()
+
+
+def _demo_gate(gk: Gatekeeper, registry: Path) -> None:
+    """The demo's last step: the gate on the next push (sample_reports/next/, not in the
+    history), with the sample configuration and the registry classify just wrote."""
+    from gatekeeper.api import demo_next_push
+    from gatekeeper.emit.gate import terminal
+
+    push = demo_next_push()
+    typer.echo(
+        f"\nThe next push to main arrives. $ gatekeeper gate {push.shown} --config "
+        f"{push.config_shown} --registry {registry} {push.flags_shown}"
+    )
+    decision = gk.gate(
+        [str(push.reports)],
+        push.flags,
+        config=push.config,
+        registry_path=registry,
+        registry_missing_ok=False,
+        today=push.day,
+    )
+    typer.echo(terminal(decision), nl=False)
+    verdict = "would fail the build (exit 1)" if not decision.passed else "passes (exit 0)"
+    typer.echo(f"\nThe gate {verdict}; see docs/gate.md for how it decides.")
 
 
 @app.command()

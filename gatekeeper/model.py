@@ -716,7 +716,7 @@ class BenchmarkJudgement:
     verdict: BenchmarkVerdict
     baseline: float | None = None  # the history's central value (median of the window)
     change: float | None = None  # (current - baseline) / baseline, signed; + is slower for times
-    p_value: float | None = None  # one-sided, for "worse than the threshold"
+    p_value: float | None = None  # one-sided: "no change" against "worse" (t-test, log scale)
     history: int = 0  # earlier results used
     threshold: float | None = None  # max_regression, percent
     ceiling: float | None = None

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -356,3 +358,71 @@ def test_real_corpus_reports_gate(tmp_path: Path) -> None:
     assert done.returncode == (1 if failed else 0)
     assert verdict["counts"]["tests"] > 0
     assert set(verdict["coverage"]) == {"overall"} or "fixture" in verdict["coverage"]
+
+
+def _git(repo: Path, *args: str) -> None:
+    env = clean_env(
+        HOME=str(repo.parent), GIT_CONFIG_NOSYSTEM="1", GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@example.com", GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@example.com",
+    )  # fmt: skip
+    subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+
+
+def test_a_real_pytest_run_gated_with_patch_coverage(tmp_path: Path) -> None:
+    """A tiny project: real pytest with --junitxml and pytest-cov, real git, the real gate."""
+    repo = tmp_path / "proj"
+    (repo / "calc").mkdir(parents=True)
+    (repo / "tests").mkdir()
+    (repo / "calc" / "__init__.py").write_text("")
+    (repo / "calc" / "ops.py").write_text("def add(a, b):\n    return a + b\n")
+    (repo / "tests" / "test_ops.py").write_text(
+        "from calc.ops import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+    )
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "base")
+    _git(repo, "checkout", "-qb", "feature")
+    # the change: a new function whose error branch no test reaches (lines 5-8 are new)
+    (repo / "calc" / "ops.py").write_text(
+        "def add(a, b):\n    return a + b\n\n\n"
+        "def div(a, b):\n    if b == 0:\n        raise ZeroDivisionError('b')\n    return a / b\n"
+    )
+    (repo / "tests" / "test_ops.py").write_text(
+        "from calc.ops import add, div\n\n\ndef test_add():\n    assert add(1, 2) == 3\n\n\n"
+        "def test_div():\n    assert div(4, 2) == 2\n"
+    )
+    _git(repo, "commit", "-qam", "div")
+    env = {k: v for k, v in clean_env().items() if not k.startswith("PYTEST_")}
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--cov=calc",
+         "--cov-report=xml:coverage.xml", "--junitxml=junit.xml", "tests"],
+        cwd=repo, env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    (repo / "gatekeeper.yml").write_text("coverage: {line: 50, patch: 80}\n")
+    done = gatekeeper(
+        "gate", "junit.xml", "coverage.xml", "--service", "calc", "--run-id", "pr-1",
+        "--base", "main", "--format", "json", cwd=repo,
+    )  # fmt: skip
+    verdict = json.loads(done.stdout)
+    # 2 tests passed; coverable lines 1, 2, 5, 6, 7, 8 of which 7 (the raise) never ran:
+    # 5 of 6 = 83.3% overall; the changed coverable lines are 5-8, 3 of 4 covered = 75% < 80%
+    assert verdict["counts"]["tests"] == 2 and verdict["counts"]["passed"] == 2
+    overall = verdict["coverage"]["overall"]
+    assert (overall["lines_covered"], overall["lines_valid"]) == (5, 6)
+    assert overall["patch"] == {
+        "lines_covered": 3,
+        "lines_valid": 4,
+        "rate": 0.75,
+        "threshold": 80.0,
+    }
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert [(f["kind"], f["subject"]) for f in verdict["failures"]] == [("coverage", "overall")]
+    assert "calc/ops.py:7" in verdict["failures"][0]["message"]
+    # an unknown base is "cannot decide", never a pass
+    bad = gatekeeper("gate", "junit.xml", "--service", "calc", "--run-id", "pr-2", "--base",
+                     "origin/nope", cwd=repo)  # fmt: skip
+    assert bad.returncode == 2
+    assert bad.stderr.startswith(
+        "gatekeeper: error: --base origin/nope: git cannot diff against it"
+    )

@@ -111,7 +111,7 @@ def terminal(d: GateDecision) -> str:
     if d.failures:
         lines.append("")
         lines.append(f"Failures ({len(d.failures):,}):")
-        lines.extend(f"  {f.kind.value:<9} {f.subject}: {f.message}" for f in d.failures)
+        lines.extend(f"  {f.kind.value:<9} {_said(f)}" for f in d.failures)
     if d.muted:
         lines.append("")
         lines.append(f"Muted ({len(d.muted):,} quarantined tests failed; not failing the gate):")
@@ -136,13 +136,26 @@ def terminal(d: GateDecision) -> str:
     if d.warnings:
         lines.append("")
         lines.append(f"Warnings ({len(d.warnings):,}):")
-        lines.extend(f"  {w.kind.value:<9} {w.subject}: {w.message}" for w in d.warnings)
+        lines.extend(f"  {w.kind.value:<9} {_said(w)}" for w in d.warnings)
     return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------
 # JSON
 # ---------------------------------------------------------------------------------------------
+
+
+def _said(f: GateFailure) -> str:
+    """``subject: message``, without saying the subject twice when the message starts with it."""
+    if f.message.startswith(f"{f.subject}: ") or f.message.startswith(f"{f.subject} "):
+        return f.message
+    return f"{f.subject}: {f.message}"
+
+
+def _why(f: GateFailure) -> str:
+    """The message without a leading ``subject:`` (for a table that shows the subject)."""
+    prefix = f"{f.subject}: "
+    return f.message[len(prefix) :] if f.message.startswith(prefix) else f.message
 
 
 def _round(x: float | None, digits: int = 6) -> float | None:
@@ -291,7 +304,7 @@ def markdown(d: GateDecision) -> str:
     if d.failures:
         out += ["| | failure | subject | why |", "|---|---|---|---|"]
         out += [
-            f"| ❌ | {f.kind.value} | `{_md(f.subject)}` | {_md(f.message)} |" for f in d.failures
+            f"| ❌ | {f.kind.value} | `{_md(f.subject)}` | {_md(_why(f))} |" for f in d.failures
         ]
         out.append("")
     if d.coverage:
@@ -353,7 +366,7 @@ def markdown(d: GateDecision) -> str:
         out += ["", "</details>", ""]
     if d.warnings:
         out += [f"<details><summary>{_plural(len(d.warnings), 'warning')}</summary>", ""]
-        out += [f"- {w.kind.value} `{_md(w.subject)}`: {_md(w.message)}" for w in d.warnings]
+        out += [f"- {w.kind.value} `{_md(w.subject)}`: {_md(_why(w))}" for w in d.warnings]
         out += ["", "</details>", ""]
     return "\n".join(out)
 

@@ -6,11 +6,13 @@ every default and how well it works are in docs/gate-benchmarks.md; keep the two
 In short, on the log scale (so that changes are ratios and the unit does not matter):
 
 - baseline ``b`` = the median of the window's values; ``change = (current - b) / b``;
-- run-to-run noise ``s`` = the standard deviation of ``ln(value)`` over the window, at least
-  ``NOISE_FLOOR``; the current run's noise ``sigma`` = ``s``, raised when the run's own report
-  (raw samples, Criterion's interval, or its spread) says it is less precise than usual;
+- run-to-run noise ``s`` = the standard deviation of ``ln(value)`` over the window without its
+  outliers, at least ``NOISE_FLOOR``; the current run's noise ``sigma`` = ``s``, raised when the
+  run's own report (raw samples, Criterion's interval, or its spread) says it is less precise
+  than usual;
 - ``T = ln(current / b) / sqrt(sigma^2 + (pi / 2) s^2 / n)``, signed so that positive is worse,
-  against Student's t with ``n - 1`` degrees of freedom: ``p = P(t >= T)`` tests "no change";
+  against Student's t with (runs in ``s``) - 1 degrees of freedom: ``p = P(t >= T)`` tests
+  "no change";
 - a regression is worse than the threshold (``change`` beyond ``max_regression`` percent) **and**
   ``p < significance``; an improvement is the same in the better direction.
 """
@@ -378,19 +380,27 @@ def _runs(n: int) -> str:
 
 
 def _p(p: float) -> str:
-    return "p<0.0001" if p < 1e-4 else f"p={p:.2g}"
+    return f"p={p:.2g}"
 
 
 _TIME_UNITS = ((1e9, "s"), (1e6, "ms"), (1e3, "µs"), (1.0, "ns"))
+_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+# The base units the parsers normalise throughputs to (B/s, elem/s; Google Benchmark's items/s).
+_RATES = ("B/s", "elem/s", "items/s")
 
 
 def _quantity(value: float, unit: str) -> str:
-    """A value a human reads: times (ns) in the largest fitting unit, 3 significant digits."""
+    """A value a human reads: times (ns) in the largest fitting unit, rates with a decimal
+    prefix (408 MB/s), 3 significant digits."""
     if unit == "ns" and math.isfinite(value) and value != 0:
         for factor, name in _TIME_UNITS:
             if abs(value) >= factor:
                 return f"{_number(value / factor)} {name}"
         return f"{_number(value)} ns"
+    if unit in _RATES and math.isfinite(value):
+        for factor, prefix in _PREFIXES:
+            if abs(value) >= factor:
+                return f"{_number(value / factor)} {prefix}{unit}"
     return f"{_number(value)} {unit}"
 
 

@@ -6,6 +6,7 @@ The rules are explained for people in docs/gate-coverage.md; keep the two in ste
 
 from __future__ import annotations
 
+import math
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -70,12 +71,14 @@ def coverage_outcome(
     # Which service owns each file, then each service's own exclusions.
     owners: dict[str, list[_File]] = {}
     configured = bool(config.services)
+    # files nobody claims are worth a warning only where the configuration maps files at all
+    mapping = any(s.paths or s.packages for s in config.services)
     unmapped: list[str] = []
     for f in files:
         owner = _owner(f, config) if configured else None
         if owner is None:
             owner = service
-            if configured:
+            if mapping:
                 unmapped.append(f.path)
         owners.setdefault(owner, []).append(f)
     for name in list(owners):
@@ -84,6 +87,8 @@ def coverage_outcome(
             owners[name] = [f for f in owners[name] if not _matches_any(f.path, own_exclude)]
             if not owners[name]:
                 del owners[name]
+    kept = {f.path for f in owners.get(service, ())}
+    unmapped = [path for path in unmapped if path in kept]
     if unmapped:
         notes.warn(
             service,
@@ -119,8 +124,8 @@ def coverage_outcome(
     if changed_paths and not any(f.path in changed_paths for fs in owners.values() for f in fs):
         notes.warn(
             OVERALL,
-            f"patch coverage not judged: none of the {_count(len(changed_paths), 'changed file')} "
-            "is in the coverage reports (only files the reports list can be judged)",
+            f"patch coverage not judged: none of the changed files ({len(changed_paths):,}) is "
+            "in the coverage reports (only files the reports list can be judged)",
         )
     return CoverageOutcome(
         figures=tuple(figures), failures=tuple(notes.failures), warnings=tuple(notes.warnings)
@@ -199,7 +204,7 @@ def _judge(
 
     baseline = (baselines or {}).get(subject)
     baseline_rate = baseline_run = max_drop = None
-    if baseline is not None and rules.max_drop is not None:
+    if baseline is not None and rules.max_drop is not None and math.isfinite(baseline[0]):
         baseline_rate, baseline_run = float(baseline[0]), str(baseline[1])
         max_drop = rules.max_drop
         if valid:
@@ -562,13 +567,13 @@ def _glob(pattern: str) -> re.Pattern[str]:
     ``*`` and ``?`` stay inside one folder, ``[...]`` is a character class, ``**`` as a whole
     segment spans any number of folders (none included): ``a/**/b`` matches ``a/b`` and
     ``a/x/y/b``, ``a/**`` everything under ``a``, ``**/gen/**`` a ``gen`` folder at any depth. A
-    trailing ``/`` means the folder and everything under it. A leading ``./`` or ``/`` is
-    ignored.
+    trailing ``/`` means the folder and everything under it; a leading ``./`` is dropped. A
+    pattern that starts with ``/`` (or ``C:/``) matches absolute paths: files outside the
+    repository, such as ``/usr/include/**`` in a gcovr report.
     """
     p = pattern.strip().replace("\\", "/")
     while p.startswith("./"):
         p = p[2:]
-    p = p.lstrip("/")
     if p.endswith("/"):
         p += "**"
     parts = p.split("/")

@@ -6,7 +6,7 @@ import io
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -25,11 +25,11 @@ NAME = "cobertura"
 
 _BOM = b"\xef\xbb\xbf"
 _TAGS = ("coverage", "source", "package", "class", "project")
-# "50% (1/2)", "33.33% (1/3)": the counts in the parentheses are what we sum.
-# Attribute names of a plain <line>, as lxml lists them (in document order).
+# Attribute names of the common <line> forms, as lxml lists them (in document order).
 _NUMBER_HITS = ["number", "hits"]
 _HITS_NUMBER = ["hits", "number"]
 _COVERAGE_PY_BRANCH = ["number", "hits", "branch", "condition-coverage"]
+# "50% (1/2)", "33.33% (1/3)": the counts in the parentheses are what we sum.
 _CONDITION = re.compile(r"\(\s*(\d+)\s*/\s*(\d+)\s*\)")
 _DRIVE = re.compile(r"^[A-Za-z]:/")
 _START_NAME = re.compile(rb"<([^\s/>]+)")
@@ -316,19 +316,32 @@ def _class_lines(cls: etree._Element, problems: _Problems) -> _ClassLines:
 def _read_lines(elements: Iterator[etree._Element], into: _ClassLines, problems: _Problems) -> None:
     """Merge <line> elements into (hit numbers, numbers, branches).
 
-    This loop runs once per <line> of the report (500,000 in a big one): the common
-    ``<line number="12" hits="3"/>`` (coverage.py, tarpaulin, gcovr, istanbul) is read with one
-    call for the attribute names and one for the values, and everything else goes through
-    ``_read_line``, which handles every variant.
+    This loop runs once per <line> of the report (500,000 in a big one), so the common forms
+    are read here with one call for the attribute names and one for the values: the plain
+    ``<line number="12" hits="3"/>`` (coverage.py, tarpaulin, gcovr, istanbul) and coverage.py's
+    ``branch="true" condition-coverage="50% (1/2)"``. Every other form goes through
+    ``_read_line``, which handles them all (and gives the same answer for these).
     """
-    hit_numbers, numbers, _ = into
+    hit_numbers, numbers, branches = into
     add_number, add_hit = numbers.add, hit_numbers.add
+    search = _CONDITION.search
+    # lxml's stubs say str | bytes; a document parsed from bytes gives str (int() takes both)
+    raw_number: str | bytes
+    raw_hits: str | bytes
+    condition: str | None
     for el in elements:
         keys = el.keys()
         if keys == _NUMBER_HITS:
-            raw_number, raw_hits = cast("list[str]", el.values())
+            raw_number, raw_hits = el.values()
+            condition = None
         elif keys == _HITS_NUMBER:
-            raw_hits, raw_number = cast("list[str]", el.values())
+            raw_hits, raw_number = el.values()
+            condition = None
+        elif keys[:4] == _COVERAGE_PY_BRANCH:
+            raw_number, raw_hits, flag, condition = cast("list[str]", el.values()[:4])
+            if flag != "true":
+                _read_line(el, keys, into, problems)
+                continue
         else:
             _read_line(el, keys, into, problems)
             continue
@@ -343,20 +356,29 @@ def _read_lines(elements: Iterator[etree._Element], into: _ClassLines, problems:
         add_number(number)
         if hits > 0:
             add_hit(number)
+        if condition is None:
+            continue
+        m = search(condition)
+        if m is None:
+            covered, total = _branches(el, hits > 0, "true", condition)
+        else:
+            total = int(m.group(2))
+            covered = min(int(m.group(1)), total)
+        if total:
+            old = branches.get(number)
+            branches[number] = (
+                (covered, total) if old is None else (max(old[0], covered), max(old[1], total))
+            )
 
 
 def _read_line(
-    el: etree._Element, keys: list[str | bytes], into: _ClassLines, problems: _Problems
+    el: etree._Element, keys: Sequence[str | bytes], into: _ClassLines, problems: _Problems
 ) -> None:
     """One <line> in any of its forms: branch attributes, odd numbers, missing attributes."""
     hit_numbers, numbers, branches = into
-    values = cast("list[str]", el.values())  # str for str-parsed documents
-    if keys[:4] == _COVERAGE_PY_BRANCH:  # coverage.py --branch (+ missing-branches)
-        raw_number, raw_hits, flag, condition = values[:4]
-    else:
-        attrs = dict(zip(keys, values, strict=True))
-        raw_number, raw_hits = attrs.get("number"), attrs.get("hits")
-        flag, condition = attrs.get("branch"), attrs.get("condition-coverage")
+    attrs = dict(zip(keys, cast("list[str]", el.values()), strict=True))
+    raw_number, raw_hits = attrs.get("number"), attrs.get("hits")
+    flag, condition = attrs.get("branch"), attrs.get("condition-coverage")
     number = _int(raw_number)  # also "1.0" (Swift converter); None for "-1", "NaN", nothing
     if number is None:
         problems.add("<line> without a usable number attribute was skipped", _line(el))

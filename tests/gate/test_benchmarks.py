@@ -144,6 +144,14 @@ def test_message_reads_like_the_issue_example() -> None:
     )
 
 
+def test_rates_and_small_values_read_well() -> None:
+    history = [_r(v * 1e6, "B/s") for v in (410, 405, 412, 398, 407, 415, 402, 409)]
+    j = judge(_r(300e6, "B/s"), history, RULES)  # median of 8: (407 + 409) / 2 = 408
+    assert j.message.startswith("parse/large: 300 MB/s vs baseline 408 MB/s (-26.5%, p=")
+    assert j.verdict is V.REGRESSION
+    assert judge(_r(0.26), [], RULES).message.startswith("parse/large: 0.26 ns:")
+
+
 def test_messages_say_why_nothing_failed() -> None:
     noisy = judge(_r(150.0), _h5(0.15), RULES)
     # runs vary by e^0.15 - 1 = 16.2 %
@@ -368,6 +376,7 @@ def test_history_samples_set_the_usual_precision() -> None:
     ]
     c = compare(_r(130.0, samples=NOISY_SAMPLES), history, RULES)
     assert c is not None
+    assert c.own == "samples"
     assert c.run_noise == pytest.approx(0.1) and c.noise == pytest.approx(0.1)
     assert c.scale == pytest.approx(_scale(0.1))
 
