@@ -12,6 +12,9 @@ ratio. Targets (from the foundation issue):
 - backfill of ~2,400 JUnit files / 600,000 results via --manifest: <= 4x the bare lxml parse
   of the same files;
 - `gatekeeper --help`: < 0.25 s.
+- the whole `gatekeeper gate` on a 5,000-file / 500,000-line Cobertura file plus a
+  100,000-testcase JUnit file: <= 3x `pycobertura show` on the Cobertura file alone (the gate
+  issue; `benchmarks/coverage.py` measures the coverage check alone: <= 0.5x, < 100 MiB).
 
 Results are printed and written to benchmarks/results/latest.json.
 """
@@ -282,13 +285,78 @@ def bench_quarantine_list(reps: int) -> dict[str, object]:
     }
 
 
+def bench_gate(reps: int) -> dict[str, object]:
+    """The whole gate on a 5,000-file / 500,000-line Cobertura file plus a 100,000-testcase
+    JUnit file (fresh database each time), against `pycobertura show` on the coverage file
+    alone. Target: <= 3x."""
+    sys.path.insert(0, str(HERE))
+    from coverage import pycobertura_cmd, run_child, write_cobertura  # benchmarks/coverage.py
+
+    def gate_child(cmd: list[str]) -> tuple[float, float]:
+        # the generated JUnit has failing tests, so the gate exits 1: a decision, not an error
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        if proc.stderr:
+            proc.stderr.close()
+        if os.waitstatus_to_exitcode(status) not in (0, 1):
+            raise SystemExit(f"gate could not decide:\n{err[-2000:]}")
+        return elapsed, usage.ru_maxrss / 1024.0
+
+    cov = WORK / "coverage-5000x100.xml"
+    if not cov.exists():
+        write_cobertura(cov, 5000, 100)
+    junit = WORK / "junit-100k.xml"
+    if not junit.exists():
+        write_junit(junit, 100_000, seed=1)
+    db = WORK / "gate.db"
+    config = WORK / "gate-config.yml"
+    # thresholds the generated report meets, so every coverage check runs (the JUnit's failing
+    # tests make the gate exit 1: a decision, timed like a pass)
+    config.write_text("coverage: {line: 1, service_line: 1, max_drop: null}\n", encoding="utf-8")
+    target = [
+        *_gatekeeper(), "gate", str(junit), str(cov), "--service", "bench", "--run-id", "1",
+        "--commit", "0" * 40, "--branch", "main", "--config", str(config), "--db",
+        f"sqlite:///{db}", "--registry", str(WORK / "no-registry.yml"),
+    ]  # fmt: skip
+    (WORK / "no-registry.yml").write_text("flaky_tests: []\n", encoding="utf-8")
+    base = [*pycobertura_cmd(), "show", str(cov)]
+    g_times: list[float] = []
+    g_rss: list[float] = []
+    p_times: list[float] = []
+    for _ in range(reps):
+        p_times.append(run_child(base)[0])
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(db) + suffix).unlink(missing_ok=True)
+        elapsed, rss = gate_child(target)
+        g_times.append(elapsed)
+        g_rss.append(rss)
+    g_med, p_med = statistics.median(g_times), statistics.median(p_times)
+    print(
+        f"{'gate: 500k-line Cobertura + 100k JUnit':<38} gatekeeper {g_med:7.3f}s  "
+        f"pycobertura show {p_med:7.3f}s  ratio {g_med / p_med:5.2f}x  "
+        f"(peak RSS {statistics.median(g_rss):.0f} MiB)"
+    )
+    return {
+        "benchmark": "gate 500k-line Cobertura + 100k-testcase JUnit vs pycobertura show",
+        "gatekeeper_median_s": round(g_med, 4),
+        "baseline_median_s": round(p_med, 4),
+        "ratio": round(g_med / p_med, 2),
+        "gatekeeper_peak_rss_mib": round(statistics.median(g_rss), 1),
+        "gatekeeper_runs_s": [round(t, 4) for t in g_times],
+        "baseline_runs_s": [round(t, 4) for t in p_times],
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="3 repetitions, a 600-file backfill")
     ap.add_argument("--reps", type=int, default=None)
     ap.add_argument(
         "--only",
-        choices=["single", "backfill", "help", "classify", "quarantine"],
+        choices=["single", "backfill", "help", "classify", "quarantine", "gate"],
         default=None,
     )
     args = ap.parse_args()
@@ -307,6 +375,8 @@ def main() -> None:
         rows.append(bench_classify(max(1, reps - 2), files))
     if args.only in (None, "quarantine"):
         rows.append(bench_quarantine_list(reps))
+    if args.only in (None, "gate"):
+        rows.append(bench_gate(max(1, reps - 2)))
     out = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "python": sys.version.split()[0],

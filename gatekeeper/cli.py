@@ -368,16 +368,16 @@ def demo(
         typer.echo(f"\n$ gatekeeper quarantine list --registry {registry}")
         view = quarantine_view(registry, False, today=day)
         typer.echo(table(view.entries, view.expired), nl=False)
-        _demo_gate(gk, registry)
+        _demo_gate(gk, registry, workdir)
     finally:
         gk.close()
 
 
-def _demo_gate(gk: Gatekeeper, registry: Path) -> None:
+def _demo_gate(gk: Gatekeeper, registry: Path, workdir: Path) -> None:
     """The demo's last step: the gate on the next push (sample_reports/next/, not in the
     history), with the sample configuration and the registry classify just wrote."""
     from gatekeeper.api import demo_next_push
-    from gatekeeper.emit.gate import terminal
+    from gatekeeper.emit.gate import json_object, markdown, terminal
 
     push = demo_next_push()
     typer.echo(
@@ -394,7 +394,14 @@ def _demo_gate(gk: Gatekeeper, registry: Path) -> None:
     )
     typer.echo(terminal(decision), nl=False)
     verdict = "would fail the build (exit 1)" if not decision.passed else "passes (exit 0)"
-    typer.echo(f"\nThe gate {verdict}; see docs/gate.md for how it decides.")
+    as_json = workdir / "gate.json"
+    as_json.write_text(json.dumps(json_object(decision), indent=2) + "\n", encoding="utf-8")
+    summary = workdir / "gate-summary.md"
+    summary.write_text(markdown(decision), encoding="utf-8")
+    typer.echo(
+        f"\nThe gate {verdict}; see docs/gate.md for how it decides. Its --format json output "
+        f"is in {as_json}, the Markdown summary a CI job page shows in {summary}."
+    )
 
 
 @app.command()

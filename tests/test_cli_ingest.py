@@ -441,10 +441,20 @@ def test_demo_ingests_the_samples_and_summarises(tmp_path: Path) -> None:
     # The summary is pinned by a golden file (refresh: GATEKEEPER_REFRESH_GOLD=1 pytest ...);
     # the lines before it name a temporary path and a time.
     summary = proc.stdout.split("\n\n", 1)[1]
-    gold = Path(__file__).parent / "gold" / "demo_summary.txt"
-    if os.environ.get("GATEKEEPER_REFRESH_GOLD"):
-        gold.write_text(summary, encoding="utf-8")
-    assert summary == gold.read_text(encoding="utf-8")
+    gold_dir = Path(__file__).parent / "gold"
+    # the demo ends with the gate on the next push: its terminal verdict is in the summary, and
+    # its JSON and Markdown outputs are pinned too (golden files for all three outputs)
+    assert "gatekeeper gate: FAILED  user-service run 18407742368" in summary
+    outputs = {
+        "demo_summary.txt": summary,
+        "demo_gate.json": (tmp_path / "demo" / "gate.json").read_text(encoding="utf-8"),
+        "demo_gate.md": (tmp_path / "demo" / "gate-summary.md").read_text(encoding="utf-8"),
+    }
+    for name, text in outputs.items():
+        gold = gold_dir / name
+        if os.environ.get("GATEKEEPER_REFRESH_GOLD"):
+            gold.write_text(text, encoding="utf-8")
+        assert text == gold.read_text(encoding="utf-8"), f"{name} differs from tests/gold/{name}"
 
 
 # -- one run is stored once, from all of its reports ---------------------------------------------

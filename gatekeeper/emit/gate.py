@@ -7,6 +7,7 @@ from typing import Any
 
 from gatekeeper.model import (
     BenchmarkJudgement,
+    FailureKind,
     BenchmarkVerdict,
     CoverageFigure,
     GateDecision,
@@ -14,6 +15,9 @@ from gatekeeper.model import (
 )
 
 _TIME_UNITS = ((1e9, "s"), (1e6, "ms"), (1e3, "µs"), (1.0, "ns"))
+TERMINAL_TESTS = 30  # failed tests listed in the terminal verdict (JSON lists all)
+MARKDOWN_TESTS = 50  # and in the Markdown summary ($GITHUB_STEP_SUMMARY holds at most 1 MiB)
+ANNOTATIONS = 50  # GitHub shows at most 50 annotations of a job; more are noise
 
 
 def _plural(n: int, word: str) -> str:
@@ -111,7 +115,10 @@ def terminal(d: GateDecision) -> str:
     if d.failures:
         lines.append("")
         lines.append(f"Failures ({len(d.failures):,}):")
-        lines.extend(f"  {f.kind.value:<9} {_said(f)}" for f in d.failures)
+        shown, more = _capped(d.failures, TERMINAL_TESTS)
+        lines.extend(f"  {f.kind.value:<9} {_said(f)}" for f in shown)
+        if more:
+            lines.append(f"  … and {more:,} more failed tests (all of them: --format json)")
     if d.muted:
         lines.append("")
         lines.append(f"Muted ({len(d.muted):,} quarantined tests failed; not failing the gate):")
@@ -143,6 +150,15 @@ def terminal(d: GateDecision) -> str:
 # ---------------------------------------------------------------------------------------------
 # JSON
 # ---------------------------------------------------------------------------------------------
+
+
+def _capped(failures: Sequence[GateFailure], limit: int) -> tuple[list[GateFailure], int]:
+    """Every coverage, benchmark and input failure, and at most ``limit`` failed tests: a red
+    main branch with hundreds of failures must not bury the other reasons."""
+    tests = [f for f in failures if f.kind is FailureKind.TEST]
+    keep = {id(f) for f in tests[:limit]}
+    shown = [f for f in failures if f.kind is not FailureKind.TEST or id(f) in keep]
+    return shown, max(0, len(tests) - limit)
 
 
 def _said(f: GateFailure) -> str:
@@ -303,9 +319,10 @@ def markdown(d: GateDecision) -> str:
     out.append("")
     if d.failures:
         out += ["| | failure | subject | why |", "|---|---|---|---|"]
-        out += [
-            f"| ❌ | {f.kind.value} | `{_md(f.subject)}` | {_md(_why(f))} |" for f in d.failures
-        ]
+        shown, more = _capped(d.failures, MARKDOWN_TESTS)
+        out += [f"| ❌ | {f.kind.value} | `{_md(f.subject)}` | {_md(_why(f))} |" for f in shown]
+        if more:
+            out.append(f"| ❌ | test | … | and {more:,} more failed tests |")
         out.append("")
     if d.coverage:
         out += [
@@ -392,7 +409,7 @@ def github_annotations(d: GateDecision) -> list[str]:
     """Workflow commands: an error per failure (at the test's file and line when known), a
     notice per muted failure."""
     out = []
-    for f in d.failures:
+    for f in d.failures[:ANNOTATIONS]:
         props = [f"title={_escape_property(f'gatekeeper: {f.kind.value} {f.subject}')}"]
         if f.file:
             props.insert(0, f"file={_escape_property(f.file)}")
