@@ -7,9 +7,9 @@ from typing import Any
 
 from gatekeeper.model import (
     BenchmarkJudgement,
-    FailureKind,
     BenchmarkVerdict,
     CoverageFigure,
+    FailureKind,
     GateDecision,
     GateFailure,
 )
