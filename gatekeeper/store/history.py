@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection
 from gatekeeper import model
 from gatekeeper.errors import SchemaVersionError, StoreError
 from gatekeeper.store import bulk, codec, migrations
+from gatekeeper.store.reports import ReportQueries
 from gatekeeper.store.engine import (
     CHECK_DB,
     NOTHING_STORED,
@@ -82,7 +83,7 @@ def open_store(url: str, *, lock_timeout: float = 30.0, create: bool = True) -> 
     return store
 
 
-class HistoryStore:
+class HistoryStore(ReportQueries):
     """The history database. Methods take and return only ``gatekeeper.model`` records."""
 
     def __init__(self, engine: Engine, target: Target, *, lock_timeout: float) -> None:
