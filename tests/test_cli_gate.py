@@ -426,3 +426,54 @@ def test_a_real_pytest_run_gated_with_patch_coverage(tmp_path: Path) -> None:
     assert bad.stderr.startswith(
         "gatekeeper: error: --base origin/nope: git cannot diff against it"
     )
+
+
+CRATE_TOML = '[package]\nname = "ledger"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n'
+CRATE_LIB = """\
+pub fn balance(xs: &[i64]) -> i64 { xs.iter().sum() }
+
+#[cfg(test)]
+mod tests {
+    use super::balance;
+    #[test] fn sums() { assert_eq!(balance(&[1, 2, 3]), 6); }
+    #[test] fn empty() { assert_eq!(balance(&[]), 0); }
+    #[test] fn racy_clock() { assert_eq!(balance(&[1]), 2, "the clock moved"); }
+}
+"""
+
+
+@pytest.mark.cargo
+def test_a_real_cargo_test_run_through_the_gate(tmp_path: Path) -> None:
+    """A tiny crate, the real `cargo test` (one failing test), the real gate: the failure fails
+    the gate until it is quarantined, then it is muted with its issue."""
+    crate = tmp_path / "ledger"
+    (crate / "src").mkdir(parents=True)
+    (crate / "Cargo.toml").write_text(CRATE_TOML)
+    (crate / "src" / "lib.rs").write_text(CRATE_LIB)
+    env = clean_env(CARGO_TARGET_DIR=str(crate / "target"), CARGO_NET_OFFLINE="true")
+    done = subprocess.run(
+        ["cargo", "test"], cwd=crate, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 101, done.stdout  # cargo's exit code for failed tests
+    (tmp_path / "cargo-test.log").write_text(done.stdout)
+    args = ("gate", "cargo-test.log", "--service", "ledger", "--branch", "main", "--format", "json")
+    first = gatekeeper(*args, "--run-id", "1", cwd=tmp_path)
+    verdict = json.loads(first.stdout)
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert verdict["counts"]["tests"] == 3 and verdict["counts"]["failed"] == 1
+    (failure,) = verdict["failures"]
+    assert (failure["kind"], failure["subject"]) == ("test", "ledger::tests::racy_clock")
+    assert "the clock moved" in failure["message"]
+    quarantined = gatekeeper(
+        "quarantine", "add", "ledger::tests::racy_clock", "--service", "ledger",
+        "--reason", "depends on the wall clock", "--issue", "#7", cwd=tmp_path,
+    )  # fmt: skip
+    assert quarantined.returncode == 0, quarantined.stderr
+    second = gatekeeper(*args, "--run-id", "2", cwd=tmp_path)
+    assert second.returncode == 0, second.stdout + second.stderr
+    verdict = json.loads(second.stdout)
+    assert verdict["failures"] == []
+    assert [(m["test_id"], m["issue"]) for m in verdict["muted"]] == [
+        ("ledger::tests::racy_clock", "#7")
+    ]
