@@ -80,8 +80,11 @@ def find_bursts(
     A candidate has at least ``burst_min_failures`` failing tests, either at least
     ``burst_min_share`` of its tests failing or that many failures sharing one normalised
     message, and a binomial tail probability below ``burst_alpha`` under the service's
-    typical failure share. A candidate whose failing tests mostly fail again in the service's
-    next run attempt on the same branch is a persistent regression, not a burst.
+    typical failure share (``burst_alpha_shared`` when most of its failures share one
+    message). A run attempt with fewer failures is a candidate too when at least two of them,
+    and most, share a message that one of the service's clear bursts had. A candidate whose
+    failing tests mostly fail again in the service's next run attempt on the same branch is a
+    persistent regression, not a burst.
     """
     by_service: dict[str, list[RunKey]] = {}
     for key in runs:
@@ -100,18 +103,27 @@ def find_bursts(
             if f / n < config.burst_min_share and shared < config.burst_min_failures:
                 continue
             p_value = float(bdtrc(f - 1, n, base))  # P(X >= f), X ~ Binomial(n, base)
-            if p_value < config.burst_alpha:
+            one_cause = shared >= config.burst_min_failures and shared * 2 >= f
+            alpha = config.burst_alpha_shared if one_cause else config.burst_alpha
+            if p_value < alpha:
                 candidates[key] = (p_value, top if shared * 2 >= f else None)
-        for i, key in enumerate(keys):
-            if key not in candidates:
-                continue
+        confirmed = _not_persistent(keys, runs, candidates)
+        # A small burst (too few failures to be improbable by count alone) whose failures share
+        # a message that one of the service's confirmed bursts had: the same cause again (the
+        # database down once more), not the tests' own failures.
+        known = {m for _p, m in confirmed.values() if m is not None}
+        small: dict[RunKey, tuple[float, str | None]] = {}
+        for key in keys:
             run = runs[key]
-            following = _next_on_branch(keys, i, runs)
-            if following is not None:
-                again = len(run.failed & following.failed)
-                if again * 2 > len(run.failed):
-                    continue  # the same tests fail again: a regression, the tests' own news
-            p_value, message = candidates[key]
+            f = len(run.failed)
+            if key in candidates or f < 2:
+                continue
+            top, shared = run.shared_message()
+            if top in known and shared >= 2 and shared * 2 >= f:
+                small[key] = (float(bdtrc(f - 1, len(run.tests), base)), top)
+        confirmed.update(_not_persistent(keys, runs, small))
+        for key, (p_value, message) in confirmed.items():
+            run = runs[key]
             bursts[key] = model.BurstRun(
                 service=key[0],
                 run_id=key[1],
@@ -125,6 +137,25 @@ def find_bursts(
                 message=message,
             )
     return bursts
+
+
+def _not_persistent(
+    keys: list[RunKey],
+    runs: dict[RunKey, _RunTally],
+    candidates: dict[RunKey, tuple[float, str | None]],
+) -> dict[RunKey, tuple[float, str | None]]:
+    """The candidates whose failing tests do not mostly fail again in the service's next run
+    attempt on the same branch (those are a regression: the tests' own news)."""
+    out: dict[RunKey, tuple[float, str | None]] = {}
+    for i, key in enumerate(keys):
+        if key not in candidates:
+            continue
+        run = runs[key]
+        following = _next_on_branch(keys, i, runs)
+        if following is not None and len(run.failed & following.failed) * 2 > len(run.failed):
+            continue
+        out[key] = candidates[key]
+    return out
 
 
 def _typical_share(runs: list[_RunTally], trim: float) -> float:

@@ -36,8 +36,11 @@ class ClassifierConfig:
     burst_min_failures: int = 5
     #: ... and either this share of its tests failing, or that many sharing one message ...
     burst_min_share: float = 0.2
-    #: ... and P(this many failures | the service's typical failure share) below this.
+    #: ... and P(this many failures | the service's typical failure share) below this ...
     burst_alpha: float = 1e-6
+    #: ... or below this when most of the failing tests share one failure message (one cause
+    #: failing many tests at once: a database down, a port taken).
+    burst_alpha_shared: float = 1e-3
     #: Share of a service's runs (the worst) left out when estimating its typical failure share.
     burst_trim: float = 0.1
 
@@ -70,6 +73,7 @@ _BOUNDS = (
     ("change_prior", 0.0, 1.0, "()"),
     ("heal_alpha", 0.0, 1.0, "()"),
     ("burst_alpha", 0.0, 1.0, "()"),
+    ("burst_alpha_shared", 0.0, 1.0, "()"),
     ("enter_confidence", 0.0, 1.0, "(]"),
     ("heal_reference_rate", 0.0, 1.0, "(]"),
     ("stable_rate", 0.0, 1.0, "(]"),

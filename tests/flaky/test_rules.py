@@ -336,6 +336,54 @@ def test_a_mass_regression_that_persists_is_not_a_burst() -> None:
     assert {v.since.commit for v in broken if v.since} == {"c0030"}
 
 
+def noisy_service(
+    bursts: dict[int, tuple[list[int], str]], runs: int = 40, tests: int = 70
+) -> list[model.TestExecution]:
+    """``tests`` tests over ``runs`` main runs, one ordinary failure in every run (a different
+    test, its own message: the service's background), and in run i of ``bursts`` the listed
+    tests fail with the given message (formatted with the test number ``n`` and a letter ``a``:
+    numbers are blanked when messages are compared), passing on attempt 2."""
+    rows: list[model.TestExecution] = []
+    for i in range(runs):
+        failing, message = bursts.get(i, ([], ""))
+        lone = (i * 13 + 5) % tests
+        for t in range(tests):
+            name = f"t::test_{t:02d}"
+            if t in failing:
+                text = message.format(n=t, a=chr(ord("a") + t % 26))
+                rows += run(i, name, F, message=text)
+                rows += run(i, name, P, attempt=2)
+            else:
+                own = f"assert test {t} == expected"
+                rows += run(i, name, F if t == lone else P, message=own)
+                if failing:
+                    rows += run(i, name, P, attempt=2)
+    return rows
+
+
+def test_a_shared_message_lowers_the_bar_for_a_burst() -> None:
+    # 6 of 70 tests fail at once against a background of one failure per run: improbable by
+    # count (p between 1e-6 and 1e-3), not overwhelming; with one shared message it is a burst.
+    shared = classify(noisy_service({20: (list(range(30, 36)), DOWN)}))
+    (burst,) = shared.bursts
+    assert burst.run_id == "run-20" and burst.failures == 7  # the 6 and the background one
+    assert 1e-6 < burst.p_value < 1e-3
+    assert not any(v.verdict is model.Verdict.FLAKY for v in shared.verdicts)
+    # the same six failures, each with its own message: no single cause, not a burst
+    own = classify(noisy_service({20: (list(range(30, 36)), "{a}{a} is not ready")}))
+    assert own.bursts == ()
+
+
+def test_a_small_burst_with_a_message_of_an_earlier_burst_is_a_burst() -> None:
+    rows = noisy_service({10: (list(range(40)), DOWN), 30: ([3, 8], DOWN)})
+    result = classify(rows)
+    assert [b.run_id for b in result.bursts] == ["run-10", "run-30"]
+    assert not any(v.verdict is model.Verdict.FLAKY for v in result.verdicts)
+    # two tests failing together with a message no burst had: their own failures
+    other = classify(noisy_service({10: (list(range(40)), DOWN), 30: ([3, 8], "timeout in {n}")}))
+    assert [b.run_id for b in other.bursts] == ["run-10"]
+
+
 def test_a_few_ordinary_failures_are_not_a_burst() -> None:
     rows = service_history({i: [i % 40, (i * 7) % 40] for i in range(0, 40, 3)}, reruns=False)
     assert classify(rows).bursts == ()
