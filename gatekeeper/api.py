@@ -6,11 +6,15 @@ import glob
 import hashlib
 import json
 import os
+import re
+import secrets
 import stat
 import subprocess
+import threading
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,14 +23,18 @@ from gatekeeper.config import Settings
 from gatekeeper.errors import (
     ConfigError,
     EmptyReportError,
+    GatekeeperError,
     InputError,
     ManifestError,
     MetadataError,
     NoReportsError,
     RunConflictError,
+    StoreError,
     UnknownFormatError,
 )
 from gatekeeper.model import (
+    TOKEN_SCOPES,
+    ApiToken,
     BenchmarkJudgement,
     BenchmarkResult,
     BurstRun,
@@ -47,6 +55,7 @@ from gatekeeper.model import (
     TestExecution,
     TestResult,
     TestVerdict,
+    WeeklyReport,
 )
 from gatekeeper.rules import GateConfig
 
@@ -84,6 +93,190 @@ class MetaFlags:
 class ReportFile:
     path: Path
     fmt: str  # "auto" or a format name
+
+
+# -- errors the HTTP service tells apart (each is still a GatekeeperError: exit code 2) ----------
+
+
+class OptionError(ConfigError):
+    """An option or query parameter with a value gatekeeper does not take."""
+
+
+class NotFoundError(ConfigError):
+    """The test or token asked for does not exist."""
+
+
+class TokenNameTakenError(ConfigError):
+    """A token of that name exists already (perhaps revoked: names are never reused)."""
+
+
+class UploadTooLargeError(InputError):
+    """An uploaded file, or a whole upload, is larger than the server's limit."""
+
+
+class AuthenticationError(GatekeeperError):
+    """No bearer token, or one this server does not accept (unknown, malformed, revoked).
+
+    ``reason`` (and ``token_name``, when the token is known) are for the server's log; neither
+    ever holds the secret."""
+
+    kind = "auth"
+
+    def __init__(
+        self, message: str, *, reason: str, token_name: str | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
+        self.token_name = token_name
+
+
+class PermissionDeniedError(AuthenticationError):
+    """A valid token whose scope does not allow the request."""
+
+
+# -- uploads ------------------------------------------------------------------------------------
+
+MIB = 1024 * 1024
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MAX_NAME = 255
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A report sent over HTTP: its name (for messages and the history; never opened as a path
+    on the server) and its bytes."""
+
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class UploadLimits:
+    """What one upload request may hold (`gatekeeper serve --max-file-mb/--max-request-mb`)."""
+
+    max_file_bytes: int = 50 * MIB
+    max_request_bytes: int = 200 * MIB
+    max_files: int = 1000
+
+    def check(self, uploads: Sequence[Upload]) -> None:
+        """UploadTooLargeError for a file over the limit; NoReportsError for no file."""
+        if not uploads:
+            raise NoReportsError(
+                "no report files given", hint="send the reports as form fields named files"
+            )
+        if len(uploads) > self.max_files:
+            raise UploadTooLargeError(
+                "the upload",
+                f"{len(uploads):,} files is more than the limit of {self.max_files:,} per request",
+                hint="send the run's reports as fewer files, or raise the server's limit",
+            )
+        for u in uploads:
+            if len(u.data) > self.max_file_bytes:
+                raise self.file_too_large(u.name, len(u.data))
+        total = sum(len(u.data) for u in uploads)
+        if total > self.max_request_bytes:
+            raise self.request_too_large()
+
+    def file_too_large(self, name: str, size: int) -> UploadTooLargeError:
+        return UploadTooLargeError(
+            name,
+            f"{size:,} bytes is more than the limit of {size_text(self.max_file_bytes)} per file",
+            hint="raise the server's --max-file-mb, or leave the file out",
+        )
+
+    def request_too_large(self) -> UploadTooLargeError:
+        return UploadTooLargeError(
+            "the upload",
+            f"more than the limit of {size_text(self.max_request_bytes)} per request",
+            hint="a run's reports are stored from one request: raise the server's --max-request-mb",
+        )
+
+
+def size_text(n: int) -> str:
+    """Bytes for people: ``50 MiB``, ``1.5 MiB``, ``900 KiB``, ``12 bytes``."""
+    if n >= MIB:
+        return f"{n / MIB:.4g} MiB"
+    if n >= 1024:
+        return f"{n / 1024:.4g} KiB"
+    return f"{n} bytes"
+
+
+def upload_name(raw: str | None, index: int) -> str:
+    """A client's file name made safe to show and store: slashes kept as folders (Criterion's
+    ``new/estimates.json`` needs them), but no ``..``, no leading ``/``, no drive letter, no
+    control characters, at most 255 characters. It is never used as a path on the server."""
+    text = unicodedata.normalize("NFC", raw or "").replace("\\", "/")
+    text = _CONTROL.sub("?", text)
+    parts = [p for p in text.split("/") if p not in ("", ".", "..")]
+    if parts and re.fullmatch(r"[A-Za-z]:", parts[0]):
+        parts = parts[1:]
+    name = "/".join(parts)
+    if len(name) > _MAX_NAME:
+        name = "..." + name[-(_MAX_NAME - 3) :]
+    return name or f"upload-{index + 1}"
+
+
+def upload_flags(
+    *,
+    service: str | None,
+    commit: str | None = None,
+    branch: str | None = None,
+    run_id: str | None = None,
+    attempt: str | None = None,
+    timestamp: str | None = None,
+) -> MetaFlags:
+    """Run metadata from an upload's form fields (empty fields count as not given)."""
+    number: int | None = None
+    if attempt not in (None, ""):
+        assert attempt is not None
+        text = attempt.strip()
+        if not (text.isdigit() and len(text) < 6 and 1 <= int(text) <= MAX_ATTEMPT):
+            raise MetadataError(
+                f"attempt {attempt!r}: must be a whole number from 1 to {MAX_ATTEMPT:,}"
+            )
+        number = int(text)
+    return MetaFlags(
+        service=service or None,
+        commit=commit or None,
+        branch=branch or None,
+        run_id=run_id or None,
+        attempt=number,
+        timestamp=parse_timestamp(timestamp, "timestamp") if timestamp else None,
+    )
+
+
+def parse_report(data: bytes, shown: str, fmt: str = "auto") -> tuple[ParsedReport, SourceFile]:
+    """One report's bytes -> its records and what the history keeps about the file. Files and
+    uploads both come through here, so both get the same detection and the same XML
+    protections (the parsers refuse DOCTYPEs with entities)."""
+    parsed = parsers.parse(data, shown, fmt)
+    source = SourceFile(
+        path=shown,
+        format=parsed.format,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+    )
+    return parsed, source
+
+
+# -- API tokens ---------------------------------------------------------------------------------
+
+TOKEN_PATTERN = re.compile(r"gk_(read|upload|admin)_[A-Za-z0-9_-]{43}")
+_TOKEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is kept to the minute: no write per request
+_SCOPES = ", ".join(TOKEN_SCOPES)
+
+
+def token_hash(token: str) -> str:
+    """The hex SHA-256 of a token: what the store keeps. A token carries 256 random bits, so a
+    fast hash is enough (a slow KDF protects guessable passwords; nobody can guess these)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def check_scope(scope: str) -> str:
+    if scope not in TOKEN_SCOPES:
+        raise OptionError(f"--scope {scope}: not a token scope", hint=f"choose {_SCOPES}")
+    return scope
 
 
 def parse_timestamp(value: str, where: str) -> datetime:
@@ -136,6 +329,7 @@ class Gatekeeper:
         self.env = dict(os.environ if env is None else env)
         self.cwd = cwd or Path.cwd()
         self._store: HistoryStore | None = None
+        self._store_lock = threading.Lock()  # the service's request threads share one store
         self._git_cache: dict[tuple[str, ...], str | None] = {}
 
     def _git(self, *args: str) -> str | None:
@@ -148,16 +342,35 @@ class Gatekeeper:
     @property
     def store(self) -> HistoryStore:
         if self._store is None:
-            from gatekeeper.store import open_store  # SQLAlchemy is imported only when needed
-
-            url = self.settings.db_url
-            if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-                # a relative SQLite path is relative to this Gatekeeper's working directory
-                rel = url[len("sqlite:///") :]
-                if rel and rel != ":memory:":
-                    url = "sqlite:///" + str(self.cwd / rel)
-            self._store = open_store(url, lock_timeout=self.settings.lock_timeout)
+            with self._store_lock:
+                if self._store is None:
+                    self._store = self._open_store()
         return self._store
+
+    def _open_store(self) -> HistoryStore:
+        from gatekeeper.store import open_store  # SQLAlchemy is imported only when needed
+
+        url = self.settings.db_url
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            # a relative SQLite path is relative to this Gatekeeper's working directory
+            rel = url[len("sqlite:///") :]
+            if rel and rel != ":memory:":
+                url = "sqlite:///" + str(self.cwd / rel)
+        return open_store(url, lock_timeout=self.settings.lock_timeout)
+
+    def ready(self) -> int:
+        """The schema version of a reachable, current database (opening it upgrades it);
+        StoreError when the database cannot be used."""
+        from gatekeeper.store import SCHEMA_VERSION
+
+        version = self.store.schema_version()  # a real query, also when the store is open
+        if version != SCHEMA_VERSION:  # another process changed it since we opened it
+            raise StoreError(
+                f"{self.store.url}: schema version {version}, this gatekeeper writes "
+                f"{SCHEMA_VERSION}",
+                hint="restart the service so that it upgrades the database, or upgrade gatekeeper",
+            )
+        return version
 
     def close(self) -> None:
         if self._store is not None:
@@ -277,14 +490,11 @@ class Gatekeeper:
             raise InputError(
                 shown, f"cannot read the file ({err.strerror})", hint="check the path"
             ) from err
-        parsed = parsers.parse(data, shown, report.fmt)
-        source = SourceFile(
-            path=shown,
-            format=parsed.format,
-            sha256=hashlib.sha256(data).hexdigest(),
-            size=len(data),
-        )
-        return parsed, source
+        return parse_report(data, shown, report.fmt)
+
+    def parse_upload(self, upload: Upload, fmt: str = "auto") -> tuple[ParsedReport, SourceFile]:
+        """An uploaded report, parsed exactly as a file with the same name would be."""
+        return parse_report(upload.data, upload.name, fmt)
 
     def resolve_meta(
         self, flags: MetaFlags, sources: Sequence[SourceFile], *, backfill: bool = False
@@ -336,13 +546,39 @@ class Gatekeeper:
     def _parse_run(
         self, reports: Sequence[ReportFile], flags: MetaFlags, notes: Sequence[str] = ()
     ) -> tuple[Run, list[ParsedReport]]:
-        parsed: list[ParsedReport] = []
-        sources: list[SourceFile] = []
-        for report in reports:
-            p, s = self.parse_file(report)
-            parsed.append(p)
-            sources.append(s)
-        return assemble_run(self.resolve_meta(flags, sources), parsed, sources, notes), parsed
+        return self._assemble([self.parse_file(r) for r in reports], flags, notes)
+
+    def _assemble(
+        self,
+        pairs: Sequence[tuple[ParsedReport, SourceFile]],
+        flags: MetaFlags,
+        notes: Sequence[str] = (),
+        *,
+        backfill: bool = False,
+    ) -> tuple[Run, list[ParsedReport]]:
+        parsed = [p for p, _ in pairs]
+        sources = [s for _, s in pairs]
+        meta = self.resolve_meta(flags, sources, backfill=backfill)
+        return assemble_run(meta, parsed, sources, notes), parsed
+
+    def _parse_uploads(
+        self, uploads: Sequence[Upload], flags: MetaFlags, fmt: str, limits: UploadLimits
+    ) -> tuple[Run, list[ParsedReport]]:
+        """Uploads -> one run. Their metadata is only what the request says: the server's
+        environment and working directory say nothing about the run (hence ``backfill``)."""
+        if fmt != "auto" and fmt not in parsers.FORMATS:
+            raise OptionError(
+                f"--format {fmt}: not a format gatekeeper reads",
+                hint="choose one of: auto, " + ", ".join(parsers.FORMATS),
+            )
+        if not flags.service:
+            raise MetadataError(
+                "service: an upload must name the service its run belongs to",
+                hint="send the form field service=NAME",
+            )
+        limits.check(uploads)
+        pairs = [self.parse_upload(u, fmt) for u in uploads]
+        return self._assemble(pairs, flags, backfill=True)
 
     def ingest(
         self, patterns: Sequence[str], flags: MetaFlags, fmt: str = "auto"
@@ -351,6 +587,18 @@ class Gatekeeper:
         reports, notes = self.collect(patterns, fmt)
         run = self.build_run(reports, flags, notes)
         return self.save([run])
+
+    def ingest_uploads(
+        self,
+        uploads: Sequence[Upload],
+        flags: MetaFlags,
+        fmt: str = "auto",
+        *,
+        limits: UploadLimits | None = None,
+    ) -> IngestOutcome:
+        """`ingest` for reports sent over HTTP: the same parsing, checks and idempotency."""
+        run, _ = self._parse_uploads(uploads, flags, fmt, limits or UploadLimits())
+        return self.save([run])[0]
 
     def ingest_manifest(
         self, manifest: Path, progress: Progress | None = None
@@ -401,13 +649,62 @@ class Gatekeeper:
         Everything that can make the gate unable to decide (reports, the registry, the base
         ref) is read before anything is written, so a refused gate leaves no trace.
         """
+        reports, notes = self.collect(patterns, fmt)
+        run, parsed = self._parse_run(reports, flags, notes)
+        return self._decide(
+            run,
+            parsed,
+            config=config,
+            registry_path=registry_path,
+            registry_missing_ok=registry_missing_ok,
+            base_ref=base_ref,
+            today=today,
+            repo_root=self._git("rev-parse", "--show-toplevel"),
+        )
+
+    def gate_uploads(
+        self,
+        uploads: Sequence[Upload],
+        flags: MetaFlags,
+        fmt: str = "auto",
+        *,
+        config: GateConfig,
+        registry_path: Path,
+        registry_missing_ok: bool,
+        limits: UploadLimits | None = None,
+        today: date | None = None,
+    ) -> GateDecision:
+        """`gate` for reports sent over HTTP. There is no checkout on the server, so there is
+        no patch coverage (``--base``) and report paths are taken as they were sent."""
+        run, parsed = self._parse_uploads(uploads, flags, fmt, limits or UploadLimits())
+        return self._decide(
+            run,
+            parsed,
+            config=config,
+            registry_path=registry_path,
+            registry_missing_ok=registry_missing_ok,
+            base_ref=None,
+            today=today,
+            repo_root=None,
+        )
+
+    def _decide(
+        self,
+        run: Run,
+        parsed: Sequence[ParsedReport],
+        *,
+        config: GateConfig,
+        registry_path: Path,
+        registry_missing_ok: bool,
+        base_ref: str | None,
+        today: date | None,
+        repo_root: str | None,
+    ) -> GateDecision:
         from gatekeeper import registry
         from gatekeeper.gate import coverage as gate_coverage
         from gatekeeper.gate import decide as gate_decide
         from gatekeeper.gate import tests as gate_tests
 
-        reports, notes = self.collect(patterns, fmt)
-        run, parsed = self._parse_run(reports, flags, notes)
         meta = run.meta
         reg = registry.load(registry_path, missing_ok=registry_missing_ok)
         changed = self.changed_lines(base_ref) if base_ref else None
@@ -437,8 +734,8 @@ class Gatekeeper:
                 run.coverage,
                 config,
                 meta.service,
-                repo_root=self._git("rev-parse", "--show-toplevel"),
-                baselines=self._ratchet_baselines(config, meta.service, branch, key),
+                repo_root=repo_root,
+                baselines=self._ratchet_baselines(config, meta.service, branch, key, repo_root),
                 changed=changed,
             )
         elif base_ref:
@@ -488,7 +785,12 @@ class Gatekeeper:
         return decision
 
     def _ratchet_baselines(
-        self, config: GateConfig, service: str, branch: str, key: tuple[str, str, int]
+        self,
+        config: GateConfig,
+        service: str,
+        branch: str,
+        key: tuple[str, str, int],
+        repo_root: str | None,
     ) -> dict[str, tuple[float, str]]:
         """Coverage of the service's last passing run on the default branch, per subject.
 
@@ -509,7 +811,7 @@ class Gatekeeper:
             if not reports:
                 continue
             figures = gate_coverage.coverage_outcome(
-                reports, config, service, repo_root=self._git("rev-parse", "--show-toplevel")
+                reports, config, service, repo_root=repo_root
             ).figures
             return {f.subject: (f.line_rate, m.run_id) for f in figures if f.line_rate is not None}
         return {}
@@ -549,6 +851,79 @@ class Gatekeeper:
                 hint="check the git configuration (diff.external, color.diff) of this checkout",
             ) from err
 
+    def report(
+        self,
+        *,
+        since: datetime,
+        until: datetime | None = None,
+        service: str | None = None,
+        registry_path: Path,
+        registry_missing_ok: bool,
+        today: date | None = None,
+        config: GateConfig | None = None,
+        now: datetime | None = None,
+    ) -> WeeklyReport:
+        """The weekly report of the runs in ``[since, until)`` (``until``: now), of one service
+        or all: CI health, the flakiest tests, broken tests, quarantines, coverage and
+        benchmark trends.
+
+        Reads the registry, runs the classifier over the history (as ``classify`` does, without
+        writing anything), reads the period's aggregates from the store, and replays the gate's
+        benchmark rule on results of runs the gate did not decide. ``config`` defaults to the
+        configuration file found from the working folder (``default_branch``, coverage
+        ``max_drop``, benchmark rules); ``today`` (expired quarantines) to the day of ``now``.
+        """
+        from gatekeeper import flaky, registry
+        from gatekeeper.gate import decide as gate_decide
+        from gatekeeper.report import build_report, history_window, replay_plan
+
+        moment = now or datetime.now(UTC)
+        end = until or moment
+        config = config or load_config(self.cwd, self.env)
+        reg = registry.load(registry_path, missing_ok=registry_missing_ok)
+        store = self.store
+        quarantined = {e.key for e in reg.entries if e.quarantined}
+        classification = flaky.classify(store.executions(service=service), quarantined=quarantined)
+        runs = store.report_runs(since=since, until=end, service=service)
+        failures = store.report_failures(since=since, until=end, service=service)
+        bursts = {(b.service, b.run_id, b.attempt) for b in classification.bursts}
+        executions = store.report_execution_counts(
+            {(f.service, f.test_id) for f in failures},
+            since=since,
+            until=end,
+            exclude_runs={r.pk for r in runs if r.key in bursts},
+        )
+        decisions = store.report_decisions(since=since, until=end, service=service)
+        branch = config.default_branch
+        coverage = store.report_coverage(since=since, until=end, branch=branch, service=service)
+        benchmarks = store.report_benchmarks(
+            since=since, until=end, branch=branch, lookback=history_window(config), service=service
+        )
+        judgements: dict[tuple[int, str, str], BenchmarkJudgement] = {}
+        for sample, history in replay_plan(benchmarks, decisions, config, since=since, until=end):
+            b = sample.result
+            judged = gate_decide.judge_benchmarks(
+                [b], {(b.group, b.name): history}, config, sample.service
+            )
+            judgements[(sample.run_pk, b.group, b.name)] = judged[0]
+        return build_report(
+            since=since,
+            until=end,
+            runs=runs,
+            failures=failures,
+            executions=executions,
+            coverage=coverage,
+            benchmarks=benchmarks,
+            decisions=decisions,
+            judgements=judgements,
+            classification=classification,
+            registry=reg,
+            config=config,
+            today=today or moment.date(),
+            generated_at=moment,
+            service=service,
+        )
+
     def history_summary(self) -> list[ServiceSummary]:
         """Per service: runs, red runs, the latest counts and coverage, the most failing tests."""
         return _history_summary(self.store)
@@ -573,6 +948,85 @@ class Gatekeeper:
                 "report files; a run is stored once, from all of its reports",
                 hint="ingest all of a job's reports in one call, or give each job its own --run-id",
             )
+
+    # -- API tokens -------------------------------------------------------------------------
+
+    def create_token(self, name: str, scope: str) -> tuple[ApiToken, str]:
+        """A new token: its record, and the secret (shown once; only its hash is stored)."""
+        if not _TOKEN_NAME.fullmatch(name):
+            raise OptionError(
+                f"--name {name!r}: a token name is 1 to 64 letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit",
+                hint="name it after who uses it, e.g. ci-user-service",
+            )
+        check_scope(scope)
+        secret = f"gk_{scope}_{secrets.token_urlsafe(32)}"  # 32 random bytes: 43 characters
+        token = self.store.add_token(name, scope, token_hash(secret), datetime.now(UTC))
+        if token is None:
+            old = self.store.token(name)
+            when = f", revoked {old.revoked_at:%Y-%m-%d}" if old and old.revoked_at else ""
+            raise TokenNameTakenError(
+                f"token {name}: the name is taken{when}",
+                hint="names are never reused: choose another, e.g. " + f"{name}-2",
+            )
+        return token, secret
+
+    def tokens(self) -> list[ApiToken]:
+        return self.store.tokens()
+
+    def revoke_token(self, name: str) -> ApiToken:
+        """Revoke a token at once, for every replica (they check the database per request)."""
+        token = self.store.revoke_token(name, datetime.now(UTC))
+        if token is None:
+            raise NotFoundError(
+                f"token {name}: no such token", hint="gatekeeper token list shows the names"
+            )
+        return token
+
+    def authenticate(self, authorization: str | None, needed: str) -> ApiToken:
+        """The token of an ``Authorization: Bearer ...`` header, if it allows ``needed``.
+
+        AuthenticationError (HTTP 401) when there is no token or it is not one this server
+        accepts; PermissionDeniedError (403) when its scope is too small.
+        """
+        check_scope(needed)
+        hint = (
+            "send Authorization: Bearer gk_...; an admin makes tokens with gatekeeper token create"
+        )
+        scheme, _, secret = (authorization or "").strip().partition(" ")
+        secret = secret.strip()
+        if not authorization or scheme.lower() != "bearer" or not secret:
+            raise AuthenticationError("no bearer token", reason="missing", hint=hint)
+        if not TOKEN_PATTERN.fullmatch(secret):
+            raise AuthenticationError(
+                "the bearer token is not a gatekeeper token (gk_<scope>_<43 characters>)",
+                reason="malformed",
+                hint=hint,
+            )
+        token = self.store.find_token(token_hash(secret))
+        if token is None:
+            raise AuthenticationError(
+                "the bearer token is not known to this server", reason="unknown", hint=hint
+            )
+        if token.revoked_at is not None:
+            raise AuthenticationError(
+                f"the bearer token {token.name!r} was revoked on {token.revoked_at:%Y-%m-%d}",
+                reason="revoked",
+                token_name=token.name,
+                hint="ask an admin for a new token",
+            )
+        if not token.allows(needed):
+            raise PermissionDeniedError(
+                f"the token {token.name!r} has the scope {token.scope}; this needs {needed}",
+                reason="scope",
+                token_name=token.name,
+                hint=f"use a token made with --scope {needed} (scopes: {_SCOPES}, each allowing "
+                "what the ones before it allow)",
+            )
+        now = datetime.now(UTC)
+        if token.last_used_at is None or now - token.last_used_at >= _TOUCH_EVERY:
+            self.store.touch_token(token.name, now, older_than=now - _TOUCH_EVERY)
+        return token
 
 
 def assemble_run(
@@ -909,6 +1363,16 @@ class QuarantineView:
     registry: Registry  # the entries shown, as a registry (for --format yaml)
 
 
+def parse_report_period(
+    since: str, until: str | None = None, now: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """``--since`` (7d, 2w, 24h, or an ISO date or time) and ``--until`` (default: now) as the
+    report's period ``[since, until)`` in UTC."""
+    from gatekeeper.report import parse_period
+
+    return parse_period(since, until, now=now or datetime.now(UTC))
+
+
 def load_config(cwd: Path, env: Mapping[str, str], explicit: Path | None = None) -> GateConfig:
     """The gate's configuration: --config, else $GATEKEEPER_CONFIG, else the nearest
     gatekeeper.yml or pyproject.toml [tool.gatekeeper]; the defaults when there is none."""
@@ -998,6 +1462,85 @@ def registry_yaml(view: QuarantineView) -> str:
     from gatekeeper import registry
 
     return registry.dump(view.registry)
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """A listing as the CLI prints it, for the CLI and the HTTP service alike."""
+
+    text: str  # exactly what the CLI prints on stdout
+    media_type: str  # what the service sends it as
+    warnings: tuple[str, ...] = ()  # what the CLI prints on stderr, each as "warning: ..."
+
+
+def _view_warnings(view: QuarantineView) -> list[str]:
+    return [
+        *view.warnings,
+        *(
+            f"{e.name} in {e.service}: the quarantine expired on {e.expires} (renew or fix it)"
+            for e in view.expired
+        ),
+    ]
+
+
+LIST_FORMATS = ("table", "json", "yaml")
+
+
+def quarantine_list_output(
+    path: Path,
+    missing_ok: bool,
+    *,
+    fmt: str = "table",
+    service: str | None = None,
+    include_released: bool = False,
+) -> Output:
+    """`gatekeeper quarantine list`: a table, JSON or the registry's YAML."""
+    from gatekeeper.emit.quarantine import json_list, table
+
+    if fmt not in LIST_FORMATS:
+        raise OptionError(f"--format {fmt}: not a list format", hint="choose table, json or yaml")
+    view = quarantine_view(path, missing_ok, service=service, include_released=include_released)
+    warnings = tuple(_view_warnings(view))
+    if fmt == "json":
+        text = json.dumps(json_list(view.entries, view.expired), indent=2) + "\n"
+        return Output(text, "application/json", warnings)
+    if fmt == "yaml":
+        text = registry_yaml(view)
+        return Output(text if text.endswith("\n") else text + "\n", "application/yaml", warnings)
+    return Output(table(view.entries, view.expired), "text/plain", warnings)
+
+
+def skip_list_output(
+    path: Path, missing_ok: bool, *, fmt: str = "text", service: str | None = None
+) -> Output:
+    """`gatekeeper skip-list`: the quarantined tests as a test runner takes them."""
+    from gatekeeper.emit import skiplist
+
+    if fmt not in skiplist.FORMATS:
+        raise OptionError(
+            f"--format {fmt}: not a skip-list format", hint="choose " + ", ".join(skiplist.FORMATS)
+        )
+    if fmt in skiplist.RUNNER_FORMATS and service is None:
+        raise OptionError(
+            f"--format {fmt} needs --service",
+            hint="a runner's skip list is one service's: the same test id may be quarantined "
+            "in one service and healthy in another",
+        )
+    view = quarantine_view(path, missing_ok, service=service)
+    warnings = _view_warnings(view)
+    if fmt == "json":
+        text = json.dumps(skiplist.json_list(view.entries), indent=2) + "\n"
+        return Output(text, "application/json", tuple(warnings))
+    result = skiplist.runner(fmt, view.entries)
+    return Output(result.text, "text/plain", (*warnings, *result.warnings))
+
+
+def quarantined_per_service(path: Path, missing_ok: bool) -> dict[str, int]:
+    """How many tests of each service the registry quarantines (for the service's metrics)."""
+    counts: dict[str, int] = {}
+    for e in quarantine_view(path, missing_ok).entries:
+        counts[e.service] = counts.get(e.service, 0) + 1
+    return counts
 
 
 def parse_date(value: str, where: str) -> date:
@@ -1102,13 +1645,13 @@ def quarantine_show(
                 hint="pass --service",
             )
         if not services:
-            raise ConfigError(
+            raise NotFoundError(
                 f"{name}: not in the registry {path.name}", hint="pass --service to see its history"
             )
         service = services[0]
     history = gk.store.test_history(service, name)
     if not history and reg.find(service, name) is None:
-        raise ConfigError(
+        raise NotFoundError(
             f"{name} in {service}: neither in the registry nor in the history",
             hint="check the test id (gatekeeper quarantine list shows the registry's)",
         )

@@ -16,7 +16,7 @@ from gatekeeper.api import FORMATS
 from gatekeeper.errors import EXIT_CANNOT_DECIDE, ConfigError, GatekeeperError
 
 if TYPE_CHECKING:
-    from gatekeeper.api import ClassifyOutcome, Gatekeeper, Progress
+    from gatekeeper.api import ClassifyOutcome, Gatekeeper, Output, Progress
 
 T = TypeVar("T")
 
@@ -59,6 +59,13 @@ def _gatekeeper(
 
 def _warn(message: str) -> None:
     typer.echo(f"warning: {message}", err=True)
+
+
+def _print(out: Output) -> None:
+    """A listing: its warnings on stderr, its text on stdout (the service sends the same)."""
+    for w in out.warnings:
+        _warn(w)
+    typer.echo(out.text, nl=False)
 
 
 @app.command()
@@ -473,32 +480,10 @@ def skip_list(
     ] = None,
 ) -> None:
     """Print the quarantined tests in the form a test runner takes."""
-    from gatekeeper.api import quarantine_view, registry_location
-    from gatekeeper.emit import skiplist
+    from gatekeeper.api import skip_list_output
 
-    if fmt not in skiplist.FORMATS:
-        raise ConfigError(
-            f"--format {fmt}: not a skip-list format", hint="choose " + ", ".join(skiplist.FORMATS)
-        )
-    if fmt in skiplist.RUNNER_FORMATS and service is None:
-        raise ConfigError(
-            f"--format {fmt} needs --service",
-            hint="a runner's skip list is one service's: the same test id may be quarantined "
-            "in one service and healthy in another",
-        )
-    path, missing_ok = registry_location(registry, os.environ, Path.cwd())
-    view = quarantine_view(path, missing_ok, service=service)
-    for w in view.warnings:
-        _warn(w)
-    for e in view.expired:
-        _warn(f"{e.name} in {e.service}: the quarantine expired on {e.expires} (renew or fix it)")
-    if fmt == "json":
-        typer.echo(json.dumps(skiplist.json_list(view.entries), indent=2))
-        return
-    result = skiplist.runner(fmt, view.entries)
-    for w in result.warnings:
-        _warn(w)
-    typer.echo(result.text, nl=False)
+    path, missing_ok = _registry(registry)
+    _print(skip_list_output(path, missing_ok, fmt=fmt, service=service))
 
 
 quarantine_app = typer.Typer(
@@ -533,24 +518,14 @@ def quarantine_list(
     registry: RegistryOption = None,
 ) -> None:
     """The quarantined tests, read from the registry file alone (fast; no database)."""
-    from gatekeeper.api import quarantine_view, registry_yaml
-    from gatekeeper.emit.quarantine import json_list, table
+    from gatekeeper.api import quarantine_list_output
 
-    if fmt not in ("table", "json", "yaml"):
-        raise ConfigError(f"--format {fmt}: not a list format", hint="choose table, json or yaml")
     path, missing_ok = _registry(registry)
-    view = quarantine_view(path, missing_ok, service=service, include_released=include_released)
-    for w in view.warnings:
-        _warn(w)
-    for e in view.expired:
-        _warn(f"{e.name} in {e.service}: the quarantine expired on {e.expires} (renew or fix it)")
-    if fmt == "json":
-        typer.echo(json.dumps(json_list(view.entries, view.expired), indent=2))
-    elif fmt == "yaml":
-        text = registry_yaml(view)
-        typer.echo(text if text.endswith("\n") else text + "\n", nl=False)
-    else:
-        typer.echo(table(view.entries, view.expired), nl=False)
+    _print(
+        quarantine_list_output(
+            path, missing_ok, fmt=fmt, service=service, include_released=include_released
+        )
+    )
 
 
 @quarantine_app.command("show")
@@ -612,6 +587,211 @@ def quarantine_remove(
     path, missing_ok = _registry(registry)
     api.quarantine_remove(path, missing_ok, name=name, service=service)
     typer.echo(f"{name} in {service}: removed from {path.name}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every one).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    db: DbOption = None,
+    config: ConfigOption = None,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            "--registry",
+            help="The registry file the gate and the lists read (default: $GATEKEEPER_REGISTRY, "
+            "else the configuration's registry, else flaky-tests.yml here).",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (uvicorn --workers).")] = 1,
+    max_file_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-file-mb",
+            help="Largest report file an upload may hold, MiB (default: "
+            "$GATEKEEPER_MAX_FILE_MB, else 50).",
+            show_default=False,
+        ),
+    ] = None,
+    max_request_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-request-mb",
+            help="Largest upload request, all files together, MiB (default: "
+            "$GATEKEEPER_MAX_REQUEST_MB, else 200).",
+            show_default=False,
+        ),
+    ] = None,
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="critical, error, warning, info or debug.")
+    ] = "info",
+) -> None:
+    """Run the HTTP API (docs/service.md): uploads, the gate, quarantine and skip lists, with
+    bearer tokens. Stateless: run several side by side on one PostgreSQL database."""
+    from gatekeeper.service.server import serve as run_server
+
+    run_server(
+        host=host,
+        port=port,
+        db=db,
+        config=config,
+        registry=registry,
+        workers=workers,
+        max_file_mb=max_file_mb,
+        max_request_mb=max_request_mb,
+        log_level=log_level,
+    )
+
+
+token_app = typer.Typer(
+    help="API tokens of gatekeeper serve: create, list and revoke them (in the database).",
+    no_args_is_help=True,
+)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="Who uses it, e.g. ci-user-service (unique).")],
+    scope: Annotated[
+        str,
+        typer.Option(
+            help="read (lists, history, metrics), upload (also uploads and the gate) or admin "
+            "(also tokens)."
+        ),
+    ],
+    db: DbOption = None,
+) -> None:
+    """Make a token and print it, once: only its hash is stored."""
+    gk = _gatekeeper(db)
+    try:
+        token, secret = gk.create_token(name, scope)
+    finally:
+        gk.close()
+    typer.echo(secret)
+    typer.echo(
+        f"token {token.name} ({token.scope}): store it now (e.g. as a CI secret); it cannot be "
+        "shown again",
+        err=True,
+    )
+
+
+@token_app.command("list")
+def token_list(db: DbOption = None) -> None:
+    """The tokens: name, scope, when made, last used (to the minute) and revoked; never a
+    secret or a hash."""
+    gk = _gatekeeper(db)
+    try:
+        tokens = gk.tokens()
+    finally:
+        gk.close()
+    if not tokens:
+        typer.echo("No tokens. Make one with: gatekeeper token create --name NAME --scope SCOPE")
+        return
+
+    def when(value: datetime | None) -> str:
+        return "-" if value is None else value.strftime("%Y-%m-%d %H:%M")
+
+    rows = [("name", "scope", "created", "last used", "revoked")]
+    rows += [
+        (t.name, t.scope, when(t.created_at), when(t.last_used_at), when(t.revoked_at))
+        for t in tokens
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+@token_app.command("revoke")
+def token_revoke(
+    name: Annotated[str, typer.Argument(help="The token's name.")],
+    db: DbOption = None,
+) -> None:
+    """Revoke a token: every service replica refuses it from the next request on."""
+    gk = _gatekeeper(db)
+    try:
+        token = gk.revoke_token(name)
+    finally:
+        gk.close()
+    assert token.revoked_at is not None
+    typer.echo(f"token {token.name}: revoked ({token.revoked_at:%Y-%m-%d %H:%M} UTC)")
+
+
+@app.command()
+def report(
+    since: Annotated[
+        str,
+        typer.Option(
+            help="Start of the period: 24h, 7d, 2w (counted back from --until), or an ISO date "
+            "or time, UTC unless it says (2026-11-14, 2026-11-14T08:00Z).",
+        ),
+    ] = "7d",
+    until: Annotated[
+        str | None,
+        typer.Option(
+            help="End of the period, excluded: an ISO date or time (default: now).",
+            show_default=False,
+        ),
+    ] = None,
+    service: Annotated[str | None, typer.Option(help="Only this service's runs and tests.")] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="md (Markdown, for a chat message or an issue comment), html (one "
+            "self-contained page with charts) or json (every number).",
+        ),
+    ] = "md",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write the report to this file (default: stdout).", show_default=False
+        ),
+    ] = None,
+    config: ConfigOption = None,
+    registry: RegistryOption = None,
+    db: DbOption = None,
+    lock_timeout: LockTimeoutOption = None,
+) -> None:
+    """The weekly report: CI health (red runs from real failures, flaky tests, infrastructure),
+    the flakiest tests, broken tests, quarantines, coverage and benchmark trends."""
+    from gatekeeper.api import load_config, parse_report_period, registry_location
+    from gatekeeper.emit import report as emit_report
+
+    if fmt not in emit_report.FORMATS:
+        raise ConfigError(
+            f"--format {fmt}: not a report format", hint="choose " + ", ".join(emit_report.FORMATS)
+        )
+    start, end = parse_report_period(since, until)
+    settings_config = load_config(Path.cwd(), os.environ, config)
+    configured = settings_config.registry if settings_config.source else None
+    path, missing_ok = registry_location(registry, os.environ, Path.cwd(), configured)
+    gk = _gatekeeper(db, lock_timeout)
+    try:
+        weekly = gk.report(
+            since=start,
+            until=end,
+            service=service,
+            registry_path=path,
+            registry_missing_ok=missing_ok,
+            config=settings_config,
+        )
+    finally:
+        gk.close()
+    text = emit_report.render(weekly, fmt)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(
+            f"--out {out}: cannot write the report ({err.strerror})",
+            hint="name a file in a folder that exists and that you can write to",
+        ) from err
 
 
 def main() -> None:

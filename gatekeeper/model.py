@@ -744,3 +744,370 @@ class GateDecision:
     benchmarks: tuple[BenchmarkJudgement, ...] = ()
     base_ref: str | None = None
     stored: bool = True  # False when the run was already stored (a re-run of the gate)
+
+
+# Token scopes of `gatekeeper serve`, weakest first: each allows what the ones before it allow.
+TOKEN_SCOPES = ("read", "upload", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """An API token of `gatekeeper serve` as the store keeps it: never the secret, only its
+    name, scope and dates (UTC)."""
+
+    name: str
+    scope: str  # one of TOKEN_SCOPES
+    created_at: datetime
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+    def allows(self, needed: str) -> bool:
+        """Whether this token's scope covers ``needed`` (admin > upload > read)."""
+        return TOKEN_SCOPES.index(self.scope) >= TOKEN_SCOPES.index(needed)
+
+
+# ---------------------------------------------------------------------------------------------
+# The weekly report (`gatekeeper report`): what the history store reads for it, and the report
+# itself. Every number is defined in docs/report.md; keep the two in step. Appended on its own
+# so that the records above stay untouched.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRun:
+    """One run attempt of the report's period with the counts ingest stored for it.
+
+    ``at`` is the run's time (its timestamp, else when it was ingested), in UTC. ``test_time``
+    is the sum of the durations of all its test executions (retries included), in seconds: test
+    time, not wall-clock time (parallel tests overlap; builds and setup are not in reports).
+    """
+
+    pk: int
+    service: str
+    run_id: str
+    attempt: int
+    commit: str | None
+    branch: str | None
+    at: datetime
+    counts: RunCounts
+    test_time: float = 0.0
+    url: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.service, self.run_id, self.attempt)
+
+    @property
+    def red(self) -> bool:
+        """A final outcome of some test failed or errored."""
+        return bool(self.counts.failed or self.counts.errors)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedExecution:
+    """A failed or errored execution of a test in the report's period.
+
+    ``final`` is true when it is the test's last attempt in the run, so its outcome is the run's
+    outcome for that test; a non-final one was retried inside the run.
+    """
+
+    run_pk: int
+    service: str
+    test_id: str
+    retry: int
+    final: bool
+    duration: float | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageSample:
+    """A run's line and branch counts: the gate's figure for the run's service when the gate
+    decided the run (``source == "gate"``), else the sum of its Cobertura reports' totals
+    (``"reports"``)."""
+
+    run_pk: int
+    service: str
+    run_id: str
+    attempt: int
+    commit: str | None
+    branch: str | None
+    at: datetime
+    lines_valid: int
+    lines_covered: int
+    branches_valid: int = 0
+    branches_covered: int = 0
+    source: str = "reports"
+
+    @property
+    def line_rate(self) -> float | None:
+        return self.lines_covered / self.lines_valid if self.lines_valid else None
+
+
+@dataclass(frozen=True, slots=True)
+class BenchmarkSample:
+    """One benchmark result with the run it belongs to."""
+
+    run_pk: int
+    service: str
+    run_id: str
+    attempt: int
+    commit: str | None
+    branch: str | None
+    at: datetime
+    result: BenchmarkResult
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDecision:
+    """A gate decision stored with a run: ``document`` is the gate's JSON, as it wrote it."""
+
+    run_pk: int
+    passed: bool
+    document: str
+
+
+class RunHealth(StrEnum):
+    """What a run of the period came to (docs/report.md, "CI health")."""
+
+    GREEN = "green"
+    RED_FLAKY = "red-flaky"  # every test that failed finally is flaky or quarantined
+    RED_REAL = "red-real"  # some test that failed finally is neither
+    RED_INFRASTRUCTURE = "red-infrastructure"  # an infrastructure burst (the classifier's)
+
+
+@dataclass(frozen=True, slots=True)
+class CIHealth:
+    """Run counts of one service (``service == ""``: all services), over the whole period
+    (``day`` None) or one UTC day. Times are seconds."""
+
+    service: str
+    day: dt.date | None = None
+    runs: int = 0
+    green: int = 0
+    red: int = 0
+    red_flaky: int = 0
+    red_real: int = 0
+    red_infrastructure: int = 0
+    reruns: int = 0  # run attempts after the first (attempt > 1): a job re-run
+    runs_with_retries: int = 0  # runs in which some test was re-run inside the run
+    passed_on_retry: int = 0  # tests that failed, then passed on a retry in the same run
+    test_failures: int = 0  # final test failures (failed or errored), summed over the runs
+    test_time: float = 0.0
+    time_lost: float = 0.0  # the time lost (TestImpact.time_lost) of the flakiest tests
+    gated: int = 0  # runs with a stored gate decision
+    gate_failed: int = 0  # of those, the gate failed
+
+    @property
+    def red_share(self) -> float | None:
+        return self.red / self.runs if self.runs else None
+
+
+@dataclass(frozen=True, slots=True)
+class RedRun:
+    """A red run of the period and why: the tests whose final outcome failed."""
+
+    service: str
+    run_id: str
+    attempt: int
+    commit: str | None
+    branch: str | None
+    at: datetime
+    health: RunHealth
+    failed_tests: tuple[str, ...]
+    flaky_tests: tuple[str, ...] = ()  # of failed_tests, those flaky or quarantined
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TestImpact:
+    """What one failing test cost in the period (executions in infrastructure bursts left out).
+
+    ``time_lost`` = ``failed_time`` (the durations of its failed executions) + ``rerun_time``
+    (the test time of the re-runs of runs that only flaky tests turned red, shared equally
+    among those tests).
+    """
+
+    __test__ = False
+
+    service: str
+    test_id: str
+    verdict: Verdict | None  # the classifier's, over the whole history
+    quarantined: bool  # in force in the registry now
+    executions: int  # executions in the period (retries included, skips not)
+    failed_executions: int
+    runs_failed: int  # runs with at least one failed execution of it
+    runs_turned_red: int  # runs in which its final outcome failed
+    runs_red_alone: int  # of those, runs in which it was the only test that failed finally
+    passed_on_retry: int  # runs in which it failed, then passed on a retry
+    failed_time: float = 0.0
+    rerun_time: float = 0.0
+    last_failed_at: datetime | None = None
+    last_message: str | None = None
+    issue: str | None = None
+    owner: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.service, self.test_id)
+
+    @property
+    def time_lost(self) -> float:
+        return self.failed_time + self.rerun_time
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenTest:
+    """A test the classifier calls broken now: failing on every execution since ``since``."""
+
+    __test__ = False
+
+    service: str
+    test_id: str
+    since: FailurePoint | None  # commit, day and run id of the first failing run
+    failing_executions: int = 0  # executions since then (all failed)
+    runs_turned_red: int = 0  # in the period
+    confidence: float | None = None
+    quarantined: bool = False  # a quarantine mutes a real regression: housekeeping
+    last_message: str | None = None
+
+
+class Chore(StrEnum):
+    """Something to do about a registry entry (docs/report.md, "Housekeeping")."""
+
+    EXPIRED = "expired"  # quarantined past its expires day
+    NO_OWNER = "no-owner"
+    NO_ISSUE = "no-issue"
+    BROKEN = "broken"  # quarantined, but the classifier calls it broken: a regression is muted
+    HEALED = "healed"  # quarantined by hand (pinned), but the classifier says it healed
+
+
+@dataclass(frozen=True, slots=True)
+class Housekeeping:
+    entry: QuarantineEntry
+    chores: tuple[Chore, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CoveragePoint:
+    """One run's coverage on the default branch. ``drop`` (percentage points, positive) is set
+    when line coverage fell by more than the ratchet's ``max_drop`` against the previous point
+    that was not an infrastructure burst."""
+
+    run_id: str
+    attempt: int
+    commit: str | None
+    at: datetime
+    lines_valid: int
+    lines_covered: int
+    branches_valid: int = 0
+    branches_covered: int = 0
+    source: str = "reports"
+    infrastructure: bool = False  # the run was an infrastructure burst: not a reference
+    drop: float | None = None
+
+    @property
+    def line_rate(self) -> float | None:
+        return self.lines_covered / self.lines_valid if self.lines_valid else None
+
+    @property
+    def branch_rate(self) -> float | None:
+        return self.branches_covered / self.branches_valid if self.branches_valid else None
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageTrend:
+    """A service's coverage over the period (default branch), oldest first; ``before`` is its
+    last point before the period (the reference of the first drop)."""
+
+    service: str
+    points: tuple[CoveragePoint, ...]
+    before: CoveragePoint | None = None
+    max_drop: float | None = None
+
+    @property
+    def drops(self) -> tuple[CoveragePoint, ...]:
+        return tuple(p for p in self.points if p.drop is not None)
+
+    @property
+    def change(self) -> float | None:
+        """Points gained (+) or lost (-) from the first to the last point of the period
+        (infrastructure bursts left out)."""
+        rates = [
+            p.line_rate for p in self.points if p.line_rate is not None and not p.infrastructure
+        ]
+        return (rates[-1] - rates[0]) * 100 if len(rates) > 1 else None
+
+
+@dataclass(frozen=True, slots=True)
+class BenchmarkPoint:
+    """One result of a benchmark on the default branch, with the gate's verdict on it.
+
+    ``judged_by`` is ``"gate"`` (the decision stored when the gate ran), ``"replay"`` (the
+    gate's rule applied by the report to the history before the run) or None (not judged).
+    """
+
+    run_id: str
+    attempt: int
+    commit: str | None
+    at: datetime
+    value: float
+    verdict: BenchmarkVerdict | None = None
+    change: float | None = None  # against the baseline, signed fraction; + is slower for times
+    baseline: float | None = None
+    judged_by: str | None = None
+
+    @property
+    def is_regression(self) -> bool:
+        return self.verdict in (BenchmarkVerdict.REGRESSION, BenchmarkVerdict.OVER_CEILING)
+
+
+@dataclass(frozen=True, slots=True)
+class BenchmarkTrend:
+    service: str
+    name: str
+    group: str
+    unit: str
+    direction: Direction
+    points: tuple[BenchmarkPoint, ...]
+
+    @property
+    def regressions(self) -> tuple[BenchmarkPoint, ...]:
+        return tuple(p for p in self.points if p.is_regression)
+
+    @property
+    def improvements(self) -> tuple[BenchmarkPoint, ...]:
+        return tuple(p for p in self.points if p.verdict is BenchmarkVerdict.IMPROVEMENT)
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyReport:
+    """The weekly report: CI health, the tests that cost most, quarantines, trends.
+
+    The period is ``[since, until)``; ``days`` are its UTC days. ``service`` is the one service
+    asked for (None: all). Lists are sorted as the report shows them.
+    """
+
+    since: datetime
+    until: datetime
+    generated_at: datetime
+    today: dt.date
+    default_branch: str
+    service: str | None
+    services: tuple[str, ...]
+    days: tuple[dt.date, ...]
+    total: CIHealth
+    health: tuple[CIHealth, ...]  # per service, over the period
+    daily: tuple[CIHealth, ...]  # per service and day, then all services ("") per day
+    red_runs: tuple[RedRun, ...]
+    bursts: tuple[BurstRun, ...]
+    flakiest: tuple[TestImpact, ...]  # flaky or quarantined tests that failed, by impact
+    other_failures: tuple[TestImpact, ...]  # failing tests neither flaky nor broken
+    broken: tuple[BrokenTest, ...]
+    quarantined: int  # entries in force now (of the service asked for)
+    new_quarantines: tuple[QuarantineEntry, ...]
+    released_quarantines: tuple[QuarantineEntry, ...]
+    housekeeping: tuple[Housekeeping, ...]
+    coverage: tuple[CoverageTrend, ...]
+    benchmarks: tuple[BenchmarkTrend, ...]
+    notes: tuple[str, ...] = ()

@@ -33,7 +33,6 @@ from sqlalchemy.engine import Connection
 from gatekeeper import model
 from gatekeeper.errors import SchemaVersionError, StoreError
 from gatekeeper.store import bulk, codec, migrations
-from gatekeeper.store.reports import ReportQueries
 from gatekeeper.store.engine import (
     CHECK_DB,
     NOTHING_STORED,
@@ -44,6 +43,7 @@ from gatekeeper.store.engine import (
     prepare_sqlite_file,
     translated_errors,
 )
+from gatekeeper.store.reports import ReportQueries
 from gatekeeper.store.tables import (
     BENCHMARKS,
     COVERAGE_FILES,
@@ -56,6 +56,7 @@ from gatekeeper.store.tables import (
     SOURCE_FILES,
     TESTS,
 )
+from gatekeeper.store.tokens import TokenStore
 
 _STREAM_BATCH = 2000
 RunKey = tuple[str, str, int]
@@ -83,7 +84,7 @@ def open_store(url: str, *, lock_timeout: float = 30.0, create: bool = True) -> 
     return store
 
 
-class HistoryStore(ReportQueries):
+class HistoryStore(ReportQueries, TokenStore):
     """The history database. Methods take and return only ``gatekeeper.model`` records."""
 
     def __init__(self, engine: Engine, target: Target, *, lock_timeout: float) -> None:

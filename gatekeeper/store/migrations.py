@@ -44,7 +44,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateIndex
 from sqlalchemy.types import TypeEngine
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 VERSION_KEY = "schema_version"
 # Any constant: a PostgreSQL advisory lock that serialises concurrent upgrades.
 _PG_UPGRADE_LOCK = 0x6761_7465  # "gate"
@@ -258,6 +258,27 @@ def _v3_gate_history(conn: Connection) -> None:
     coverage.create(conn)
 
 
+def _v4_api_tokens(conn: Connection) -> None:
+    # The API tokens of `gatekeeper serve`: a name, a scope and the SHA-256 of the secret (never
+    # the secret). Frozen once released, like the steps before it.
+    md = MetaData()
+    tokens = Table(
+        "api_tokens",
+        md,
+        Column("id", _PK, primary_key=True, autoincrement=True),
+        Column("name", Text, nullable=False),
+        Column("scope", Text, nullable=False),
+        Column("token_hash", Text, nullable=False),
+        Column("created_at", DateTime, nullable=False),
+        Column("revoked_at", DateTime, nullable=True),
+        Column("last_used_at", DateTime, nullable=True),
+        UniqueConstraint("name", name="uq_api_tokens_name"),
+        UniqueConstraint("token_hash", name="uq_api_tokens_hash"),
+        CheckConstraint("scope IN ('read', 'upload', 'admin')", name="ck_api_tokens_scope"),
+    )
+    tokens.create(conn)
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     to_version: int
@@ -269,6 +290,7 @@ STEPS: tuple[Step, ...] = (
     Step(1, "initial schema", _create_v1),
     Step(2, "benchmark samples and iterations; index on benchmark names", _v2_benchmark_samples),
     Step(3, "gate decisions and their coverage figures", _v3_gate_history),
+    Step(4, "API tokens of gatekeeper serve", _v4_api_tokens),
 )
 assert [s.to_version for s in STEPS] == list(range(1, SCHEMA_VERSION + 1))
 

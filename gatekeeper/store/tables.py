@@ -1,4 +1,4 @@
-"""The current schema (version 3) as SQLModel tables; queries use their Core ``__table__``.
+"""The current schema (version 4) as SQLModel tables; queries use their Core ``__table__``.
 
 Rows never leave ``gatekeeper.store``. The schema is *created* by ``migrations.py`` (v1's frozen
 DDL plus each later step), never from these classes; a test checks that both agree.
@@ -236,6 +236,26 @@ class GateCoverageRow(SQLModel, table=True):
     branches_covered: int = Field(sa_column=Column(Integer, nullable=False))
 
 
+class ApiTokenRow(SQLModel, table=True):
+    """An API token of `gatekeeper serve` (added in schema version 4): its name, scope and the
+    SHA-256 of the secret; the secret itself is never stored."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        UniqueConstraint("name", name="uq_api_tokens_name"),
+        UniqueConstraint("token_hash", name="uq_api_tokens_hash"),
+        CheckConstraint("scope IN ('read', 'upload', 'admin')", name="ck_api_tokens_scope"),
+    )
+
+    id: int | None = _pk()
+    name: str = _required_text()
+    scope: str = _required_text()
+    token_hash: str = _required_text()  # hex SHA-256 of the whole token string
+    created_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime))
+    last_used_at: datetime | None = Field(default=None, sa_column=Column(DateTime))
+
+
 def _table(row: type[SQLModel]) -> Table:
     return cast(Table, row.__table__)  # type: ignore[attr-defined]
 
@@ -251,4 +271,5 @@ COVERAGE_FILES = _table(CoverageFileRow)
 BENCHMARKS = _table(BenchmarkRow)
 GATE_DECISIONS = _table(GateDecisionRow)
 GATE_COVERAGE = _table(GateCoverageRow)
+API_TOKENS = _table(ApiTokenRow)
 METADATA = SQLModel.metadata

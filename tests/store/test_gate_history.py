@@ -672,7 +672,7 @@ def test_a_version_2_database_is_upgraded_in_place(db_url: str) -> None:
         before = _contents(store)
 
     with open_store(db_url, create=False) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 3
+        assert store.schema_version() == SCHEMA_VERSION == 4
         assert _contents(store) == before  # nothing lost or changed
         # The version-2 history serves the new reads at once ...
         assert store.recent_test_counts(SERVICE, "main", limit=5) == [12, 20]
@@ -682,20 +682,22 @@ def test_a_version_2_database_is_upgraded_in_place(db_url: str) -> None:
         # ... and takes decisions on its old runs.
         _decide(store, "2001", True, _figure("overall", 11, 6))
     new_schema = _schema(db_url)
-    assert {t: s for t, s in new_schema.items() if t not in GATE_TABLES} == old_schema
-    assert _version(db_url) == "3"
+    assert {t: s for t, s in new_schema.items() if t not in (*GATE_TABLES, "api_tokens")} == (
+        old_schema
+    )
+    assert _version(db_url) == "4"
 
     # Opening again changes nothing: no step runs, the schema and the data stay.
     with open_store(db_url, create=False) as store:
-        assert store.schema_version() == 3
+        assert store.schema_version() == 4
         assert _contents(store) == before
         assert store.last_passing_coverage(SERVICE, "main") == {"overall": (6 / 11, "2001")}
     assert _schema(db_url) == new_schema
     engine = _engine(db_url)
     with engine.begin() as conn:
-        assert migrations.upgrade(conn) == (3, 3)
+        assert migrations.upgrade(conn) == (4, 4)
     engine.dispose()
-    assert _version(db_url) == "3"
+    assert _version(db_url) == "4"
     assert len(_decision_rows(db_url)) == 1
 
 
@@ -729,7 +731,7 @@ def test_the_frozen_version_2_sqlite_file_is_upgraded(tmp_path: Path) -> None:
     url = f"sqlite:///{path}"
     assert _version(url) == "2"
     with open_store(url, create=False) as store:
-        assert store.schema_version() == 3
+        assert store.schema_version() == 4
         assert [(r.meta.service, r.meta.run_id, r.meta.branch) for r in store.runs()] == [
             ("billing", "3001", "main"),
             (SERVICE, "2003", "feature/x"),
@@ -763,7 +765,7 @@ def test_the_frozen_version_2_sqlite_file_is_upgraded(tmp_path: Path) -> None:
         assert store.save_runs([run("2004", at=datetime(2024, 4, 5, tzinfo=UTC))]) == [True]
         _decide(store, "2004", False, _figure("overall", 10, 1))
     with open_store(url, create=False) as store:  # again: nothing to do, nothing lost
-        assert store.schema_version() == 3
+        assert store.schema_version() == 4
         assert len(store.runs()) == 5
         assert store.last_passing_coverage(SERVICE, "main") == {
             "overall": (0.8, "2002"),
@@ -773,7 +775,7 @@ def test_the_frozen_version_2_sqlite_file_is_upgraded(tmp_path: Path) -> None:
             ("2002", True),
             ("2004", False),
         ]
-    assert _version(url) == "3"
+    assert _version(url) == "4"
 
 
 def test_a_failing_version_3_step_changes_nothing(db_url: str) -> None:
@@ -794,13 +796,13 @@ def test_a_database_newer_than_version_3_is_refused(db_url: str) -> None:
     with open_store(db_url) as store:
         store.save_runs([run("1")])
         _decide(store, "1", True, _figure("overall", 2, 1))
-    _execute(db_url, "UPDATE schema_meta SET value = '4' WHERE key = 'schema_version'")
+    _execute(db_url, "UPDATE schema_meta SET value = '5' WHERE key = 'schema_version'")
     with pytest.raises(SchemaVersionError) as caught:
         open_store(db_url)
     where = parse_url(db_url).where
     assert str(caught.value) == (
-        f"{where}: the database has schema version 4, this gatekeeper knows up to 3: "
+        f"{where}: the database has schema version 5, this gatekeeper knows up to 4: "
         "upgrade gatekeeper (pip install -U gatekeeper)"
     )
-    assert _version(db_url) == "4"  # left alone
+    assert _version(db_url) == "5"  # left alone
     assert len(_decision_rows(db_url)) == 1

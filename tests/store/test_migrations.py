@@ -86,12 +86,12 @@ def other_url(db_url: str, tmp_path: Path) -> str:
 
 def test_a_new_database_gets_the_current_version(db_url: str) -> None:
     with open_store(db_url) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 3
-    assert _scalar(db_url, "SELECT value FROM schema_meta WHERE key = 'schema_version'") == "3"
+        assert store.schema_version() == SCHEMA_VERSION == 4
+    assert _scalar(db_url, "SELECT value FROM schema_meta WHERE key = 'schema_version'") == "4"
 
 
 def test_the_migration_steps_build_exactly_the_models(db_url: str, other_url: str) -> None:
-    open_store(db_url).close()  # v1 DDL + steps 2 and 3
+    open_store(db_url).close()  # v1 DDL + steps 2, 3 and 4
     engine = _engine(other_url)
     METADATA.create_all(engine)  # straight from tables.py
     engine.dispose()
@@ -100,6 +100,7 @@ def test_the_migration_steps_build_exactly_the_models(db_url: str, other_url: st
     assert set(migrated) == {
         "schema_meta", "runs", "source_files", "tests", "results", "coverage_reports",
         "coverage_packages", "coverage_files", "benchmarks", "gate_decisions", "gate_coverage",
+        "api_tokens",
     }  # fmt: skip
     # What version 2 added is really there.
     assert ("samples", "TEXT", True) in migrated["benchmarks"]["columns"]
@@ -243,7 +244,7 @@ def test_a_newer_database_is_refused(db_url: str) -> None:
         open_store(db_url)
     where = parse_url(db_url).where
     assert str(caught.value) == (
-        f"{where}: the database has schema version 99, this gatekeeper knows up to 3: "
+        f"{where}: the database has schema version 99, this gatekeeper knows up to 4: "
         "upgrade gatekeeper (pip install -U gatekeeper)"
     )
     assert _scalar(db_url, "SELECT value FROM schema_meta") == "99"  # left alone

@@ -1,0 +1,44 @@
+"""`gatekeeper report` as a scheduled job runs it: a real process on the sample history."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.test_cli_ingest import gatekeeper
+
+from .conftest import History
+
+
+def test_report_command_writes_each_format(history: History, tmp_path: Path) -> None:
+    period = ("--since", "2026-11-14", "--until", "2026-11-21")
+    where = ("--db", history.db_url, "--registry", str(history.registry))
+    for fmt in ("md", "json", "html"):
+        out = tmp_path / f"week.{fmt}"
+        done = gatekeeper("report", *period, "--format", fmt, "--out", str(out), *where,
+                          cwd=tmp_path)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert out.stat().st_size > 0
+    text = (tmp_path / "week.md").read_text(encoding="utf-8")
+    assert text.startswith("## Weekly CI report: 2026-11-14 – 2026-11-20 (all services)")
+    data = json.loads((tmp_path / "week.json").read_text(encoding="utf-8"))
+    assert data["health"]["total"]["runs"] == 46  # the sample's second week (README tables)
+    html = (tmp_path / "week.html").read_text(encoding="utf-8")
+    assert html.count("<svg") >= 6
+    # stdout when there is no --out, and the same bytes
+    printed = gatekeeper("report", *period, *where, cwd=tmp_path)
+    assert printed.returncode == 0 and printed.stdout == text
+
+
+def test_report_refuses_what_it_cannot_do(history: History, tmp_path: Path) -> None:
+    where = ("--db", history.db_url, "--registry", str(history.registry))
+    cases = {
+        ("--since", "7x"): "--since '7x': not a period or a date",
+        ("--format", "pdf"): "--format pdf: not a report format",
+        ("--out", str(tmp_path / "missing" / "r.md")): "cannot write the report",
+    }
+    for args, message in cases.items():
+        done = gatekeeper("report", *args, *where, cwd=tmp_path)
+        assert done.returncode == 2, (args, done.stderr)
+        assert message in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
