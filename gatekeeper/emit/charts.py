@@ -181,6 +181,30 @@ def coverage(report: WeeklyReport) -> Chart | None:
     return _chart("chart-coverage", "Line coverage per service", "; ".join(parts), svg)
 
 
+_LEGEND_TWO_COLUMNS = 28  # longer labels than this get one legend column, or they spill out
+_LEGEND_MAX = 48  # and are shortened in the middle beyond this
+
+
+def legend_labels(names: list[str]) -> list[str]:
+    """Legend labels for benchmark names: the prefix they all share dropped at a separator
+    (pytest-benchmark names every benchmark ``tests/benchmarks/test_bench.py::test_...``), and
+    what is still too long for a chart shortened in the middle."""
+    first, last = (min(names), max(names)) if len(names) > 1 else ("", "")
+    shared = 0
+    while shared < min(len(first), len(last)) and first[shared] == last[shared]:
+        shared += 1
+    prefix = first[:shared]
+    cut = max(prefix.rfind("::") + 2 if "::" in prefix else 0, prefix.rfind("/") + 1)
+    out = []
+    for name in names:
+        label = name[cut:] or name
+        if len(label) > _LEGEND_MAX:
+            half = (_LEGEND_MAX - 1) // 2
+            label = label[:half] + "…" + label[-half:]
+        out.append(label)
+    return out
+
+
 def benchmark_charts(report: WeeklyReport) -> list[Chart]:
     """One chart per service: each benchmark relative to its first result of the period,
     drawn so that up is always worse; regressions and improvements the gate found marked."""
@@ -195,12 +219,13 @@ def benchmark_charts(report: WeeklyReport) -> list[Chart]:
         while chart_id in used:  # two names with the same slug
             chart_id += "-2"
         used.add(chart_id)
+        labels = legend_labels([t.name for t in trends])
         with _figure(3.2) as (fig, ax):
             for i, trend in enumerate(trends):
                 x = [_x(report, p.at) for p in trend.points]
                 y = [_worse(trend, p.value) for p in trend.points]
                 ax.plot(x, y, marker="o", markersize=3, linewidth=1.5, color=_colour(i),
-                        label=trend.name)  # fmt: skip
+                        label=labels[i])  # fmt: skip
                 marks = list(zip(x, y, trend.points, strict=True))
                 bad = [(at, v) for at, v, p in marks if p.is_regression]
                 good = [(at, v) for at, v, p in marks if p.verdict is BenchmarkVerdict.IMPROVEMENT]
@@ -213,7 +238,8 @@ def benchmark_charts(report: WeeklyReport) -> list[Chart]:
             ax.axhline(0, color="#9E9E9E", linewidth=0.8)
             ax.set_ylabel("% worse than first result")
             _time_axis(ax, report)
-            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, fontsize=8.5)
+            columns = 2 if max(len(label) for label in labels) <= _LEGEND_TWO_COLUMNS else 1
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=columns, fontsize=8.5)
             svg = _svg(fig, chart_id)
         notes = []
         for t in trends:
@@ -241,9 +267,15 @@ def _figure(height: float) -> Iterator[tuple[Figure, Axes]]:
 
     matplotlib.use("Agg")  # never a window, whatever MPLBACKEND says
     from matplotlib.figure import Figure
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
 
     with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(_WIDTH, height), layout="constrained")
+        # The browser draws the text with its own sans-serif (svg.fonttype none), a little
+        # wider than matplotlib measured: keep a margin so edge labels are never cut off.
+        fig = Figure(
+            figsize=(_WIDTH, height),
+            layout=ConstrainedLayoutEngine(w_pad=0.15, h_pad=0.08),
+        )
         ax = fig.subplots()
         yield fig, ax
 

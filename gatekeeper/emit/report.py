@@ -896,6 +896,8 @@ def html(r: WeeklyReport) -> str:
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8" />'
         '<meta name="viewport" content="width=device-width, initial-scale=1" />'
+        # no icon to fetch: a page that loads nothing else must not make the browser ask
+        '<link rel="icon" href="data:," />'
         f"<title>{_e(title)}</title><style>{_CSS}</style></head>\n"
         "<body><main>\n" + "\n".join(body) + "\n</main></body></html>\n"
     )
