@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from gatekeeper import ci, parsers
@@ -28,6 +28,7 @@ from gatekeeper.errors import (
     ManifestError,
     MetadataError,
     NoReportsError,
+    RegistryError,
     RunConflictError,
     StoreError,
     UnknownFormatError,
@@ -87,6 +88,10 @@ class MetaFlags:
     run_id: str | None = None
     attempt: int | None = None
     timestamp: datetime | None = None
+    # the CI that ran it, as a client in CI found it (an upload carries them; the server's own
+    # environment says nothing about the run)
+    ci_provider: str | None = None
+    ci_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +153,65 @@ class Upload:
 
     name: str
     data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingReport:
+    """A report a client sends to the service: the name the local command would show and
+    store it under, and the file (read when it is sent, so a retry sends it again)."""
+
+    name: str
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingRun:
+    """One run as ``ingest --server`` and ``gate --server`` send it: its reports, its
+    metadata resolved by the client, the report format asked for, and the notes on files the
+    client passed over in folders (the run's first warnings, as in a local ingest)."""
+
+    reports: tuple[OutgoingReport, ...]
+    meta: RunMeta
+    fmt: str
+    notes: tuple[str, ...] = ()
+
+
+MAX_CHANGED_BYTES = 16 * MIB  # the changed lines of a gate upload, as JSON
+
+
+def changed_lines_json(changed: Mapping[str, frozenset[int]]) -> bytes:
+    """The lines a change added, per file, as the gate upload's ``changed_lines`` field:
+    ``{"path": [1, 2, 5], ...}`` (sorted, so the same diff is the same bytes)."""
+    plain = {path: sorted(lines) for path, lines in sorted(changed.items())}
+    return json.dumps(plain, separators=(",", ":")).encode("utf-8")
+
+
+def parse_changed_lines(data: bytes) -> dict[str, frozenset[int]]:
+    """``changed_lines_json``'s output back; OptionError for anything else."""
+    hint = 'send {"path/in/repo.py": [12, 13, 40], ...}: the added lines of each changed file'
+    if len(data) > MAX_CHANGED_BYTES:
+        raise OptionError(
+            f"changed_lines: {len(data):,} bytes is more than the limit of "
+            f"{size_text(MAX_CHANGED_BYTES)}",
+            hint="patch coverage of a change this large says little: leave out --base",
+        )
+    try:
+        plain: Any = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise OptionError("changed_lines: not JSON", hint=hint) from err
+    if not isinstance(plain, dict):
+        raise OptionError("changed_lines: not a JSON object", hint=hint)
+    out: dict[str, frozenset[int]] = {}
+    for path, lines in plain.items():
+        if not isinstance(lines, list) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in lines
+        ):
+            raise OptionError(
+                f"changed_lines: {path!r}: not a list of line numbers (whole numbers from 1)",
+                hint=hint,
+            )
+        out[path] = frozenset(lines)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +288,8 @@ def upload_flags(
     run_id: str | None = None,
     attempt: str | None = None,
     timestamp: str | None = None,
+    ci_provider: str | None = None,
+    ci_url: str | None = None,
 ) -> MetaFlags:
     """Run metadata from an upload's form fields (empty fields count as not given)."""
     number: int | None = None
@@ -242,6 +308,8 @@ def upload_flags(
         run_id=run_id or None,
         attempt=number,
         timestamp=parse_timestamp(timestamp, "timestamp") if timestamp else None,
+        ci_provider=ci_provider or None,
+        ci_url=ci_url or None,
     )
 
 
@@ -492,6 +560,70 @@ class Gatekeeper:
             ) from err
         return parse_report(data, shown, report.fmt)
 
+    def _source_of(self, report: ReportFile) -> SourceFile:
+        """What the history keeps about a file, read in chunks (nothing is parsed here)."""
+        shown = self._display(report.path)
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with report.path.open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    digest.update(chunk)
+                    size += len(chunk)
+        except OSError as err:
+            raise InputError(
+                shown, f"cannot read the file ({err.strerror})", hint="check the path"
+            ) from err
+        return SourceFile(path=shown, format=report.fmt, sha256=digest.hexdigest(), size=size)
+
+    def outgoing_run(
+        self, patterns: Sequence[str], flags: MetaFlags, fmt: str = "auto"
+    ) -> OutgoingRun:
+        """A run to send to `gatekeeper serve` (``ingest --server``, ``gate --server``).
+
+        The files are found and the metadata resolved here, exactly as ``ingest`` does it
+        (flags, else the CI environment, else git, else derived): the server knows nothing of
+        this job's CI or checkout. The reports are parsed by the server.
+        """
+        reports, notes = self.collect(patterns, fmt)
+        sources = [self._source_of(r) for r in reports]
+        return OutgoingRun(
+            reports=tuple(
+                OutgoingReport(s.path, r.path) for r, s in zip(reports, sources, strict=True)
+            ),
+            meta=self.resolve_meta(flags, sources),
+            fmt=fmt,
+            notes=tuple(notes),
+        )
+
+    def outgoing_manifest(self, manifest: Path) -> list[OutgoingRun]:
+        """A backfill manifest's runs, to send one by one (``ingest --manifest --server``)."""
+        shown = self._display(manifest)
+        runs: list[OutgoingRun] = []
+        for flags, paths, fmt in read_manifest(manifest, shown):
+            for path in paths:
+                if not _is_regular(path):
+                    problem = "is not a file" if path.exists() else "does not exist"
+                    raise ManifestError(
+                        shown,
+                        f"{self._display(path)} {problem}",
+                        hint="paths in a manifest are relative to the manifest's folder",
+                    )
+            reports = [ReportFile(path, fmt) for path in paths]
+            sources = [self._source_of(r) for r in reports]
+            runs.append(
+                OutgoingRun(
+                    reports=tuple(
+                        OutgoingReport(s.path, r.path)
+                        for r, s in zip(reports, sources, strict=True)
+                    ),
+                    meta=self.resolve_meta(flags, sources, backfill=True),
+                    fmt=fmt,
+                    notes=(),
+                )
+            )
+        return runs
+
     def parse_upload(self, upload: Upload, fmt: str = "auto") -> tuple[ParsedReport, SourceFile]:
         """An uploaded report, parsed exactly as a file with the same name would be."""
         return parse_report(upload.data, upload.name, fmt)
@@ -534,8 +666,8 @@ class Gatekeeper:
             commit=commit,
             branch=branch,
             timestamp=flags.timestamp or datetime.now(UTC),
-            ci_provider=from_ci.provider,
-            url=from_ci.url,
+            ci_provider=flags.ci_provider or from_ci.provider,
+            url=flags.ci_url or from_ci.url,
         )
 
     def build_run(
@@ -562,7 +694,12 @@ class Gatekeeper:
         return assemble_run(meta, parsed, sources, notes), parsed
 
     def _parse_uploads(
-        self, uploads: Sequence[Upload], flags: MetaFlags, fmt: str, limits: UploadLimits
+        self,
+        uploads: Sequence[Upload],
+        flags: MetaFlags,
+        fmt: str,
+        limits: UploadLimits,
+        notes: Sequence[str] = (),
     ) -> tuple[Run, list[ParsedReport]]:
         """Uploads -> one run. Their metadata is only what the request says: the server's
         environment and working directory say nothing about the run (hence ``backfill``)."""
@@ -578,7 +715,7 @@ class Gatekeeper:
             )
         limits.check(uploads)
         pairs = [self.parse_upload(u, fmt) for u in uploads]
-        return self._assemble(pairs, flags, backfill=True)
+        return self._assemble(pairs, flags, notes, backfill=True)
 
     def ingest(
         self, patterns: Sequence[str], flags: MetaFlags, fmt: str = "auto"
@@ -595,9 +732,11 @@ class Gatekeeper:
         fmt: str = "auto",
         *,
         limits: UploadLimits | None = None,
+        notes: Sequence[str] = (),
     ) -> IngestOutcome:
-        """`ingest` for reports sent over HTTP: the same parsing, checks and idempotency."""
-        run, _ = self._parse_uploads(uploads, flags, fmt, limits or UploadLimits())
+        """`ingest` for reports sent over HTTP: the same parsing, checks and idempotency.
+        ``notes`` are the client's notes on files it passed over (``ingest --server``)."""
+        run, _ = self._parse_uploads(uploads, flags, fmt, limits or UploadLimits(), notes)
         return self.save([run])[0]
 
     def ingest_manifest(
@@ -658,9 +797,14 @@ class Gatekeeper:
             registry_path=registry_path,
             registry_missing_ok=registry_missing_ok,
             base_ref=base_ref,
+            changed=(lambda: self.changed_lines(base_ref)) if base_ref else None,
             today=today,
-            repo_root=self._git("rev-parse", "--show-toplevel"),
+            repo_root=self.repo_root(),
         )
+
+    def repo_root(self) -> str | None:
+        """The checkout's top folder (coverage report paths are made relative to it)."""
+        return self._git("rev-parse", "--show-toplevel")
 
     def gate_uploads(
         self,
@@ -673,19 +817,32 @@ class Gatekeeper:
         registry_missing_ok: bool,
         limits: UploadLimits | None = None,
         today: date | None = None,
+        notes: Sequence[str] = (),
+        base_ref: str | None = None,
+        changed: Mapping[str, frozenset[int]] | None = None,
+        repo_root: str | None = None,
     ) -> GateDecision:
-        """`gate` for reports sent over HTTP. There is no checkout on the server, so there is
-        no patch coverage (``--base``) and report paths are taken as they were sent."""
-        run, parsed = self._parse_uploads(uploads, flags, fmt, limits or UploadLimits())
+        """`gate` for reports sent over HTTP. There is no checkout on the server: patch
+        coverage judges the lines the client's `git diff` changed (``changed``, sent with the
+        ``base_ref`` they were diffed against), and report paths are made relative to the
+        client's ``repo_root`` when it sends one (else taken as they were sent)."""
+        if (base_ref is None) != (changed is None):
+            raise OptionError(
+                "base_ref and changed_lines: send both (patch coverage) or neither",
+                hint="gatekeeper gate --server --base REF sends them from the job's git diff",
+            )
+        run, parsed = self._parse_uploads(uploads, flags, fmt, limits or UploadLimits(), notes)
+        lines = dict(changed) if changed is not None else None
         return self._decide(
             run,
             parsed,
             config=config,
             registry_path=registry_path,
             registry_missing_ok=registry_missing_ok,
-            base_ref=None,
+            base_ref=base_ref,
+            changed=(lambda: lines or {}) if base_ref else None,
             today=today,
-            repo_root=None,
+            repo_root=repo_root,
         )
 
     def _decide(
@@ -697,6 +854,7 @@ class Gatekeeper:
         registry_path: Path,
         registry_missing_ok: bool,
         base_ref: str | None,
+        changed: Callable[[], dict[str, frozenset[int]]] | None,
         today: date | None,
         repo_root: str | None,
     ) -> GateDecision:
@@ -707,7 +865,7 @@ class Gatekeeper:
 
         meta = run.meta
         reg = registry.load(registry_path, missing_ok=registry_missing_ok)
-        changed = self.changed_lines(base_ref) if base_ref else None
+        changed_lines = changed() if changed is not None else None
         outcome = self.save([run])[0]
 
         key = (meta.service, meta.run_id, meta.attempt)
@@ -736,7 +894,7 @@ class Gatekeeper:
                 meta.service,
                 repo_root=repo_root,
                 baselines=self._ratchet_baselines(config, meta.service, branch, key, repo_root),
-                changed=changed,
+                changed=changed_lines,
             )
         elif base_ref:
             warnings.append(
@@ -1565,6 +1723,147 @@ class ClassifyOutcome:
     written: bool
 
 
+class RegistryUploadError(InputError):
+    """A registry a client sent (``classify --server``) cannot be read: the client's own file,
+    so a 422 with the reader's message, not the 500 of the server's broken registry."""
+
+    def __init__(self, err: RegistryError) -> None:
+        GatekeeperError.__init__(self, err.message, hint=err.hint)
+        self.path = err.where
+        self.line = err.line
+        self.problem = err.problem
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryUpdate:
+    """The registry text in, classify's verdicts and the new registry text out (no file I/O):
+    what `classify` does to a registry file, for the CLI and the service alike."""
+
+    source: str  # the file as messages name it
+    verdicts: tuple[TestVerdict, ...]
+    bursts: tuple[BurstRun, ...]
+    changes: tuple[RegistryChange, ...]
+    registry: Registry  # the new registry
+    original: str | None  # the file's text before (\n line ends), None when there was none
+    text: str | None  # the new file text when something changed (None: nothing to write)
+    diff: str  # the unified diff from original to text (empty when nothing changed)
+
+    def report(self, *, written: bool, dry_run: bool) -> str:
+        """What `gatekeeper classify` prints after the diff: the changes, broken tests, bursts."""
+        from gatekeeper.emit.classify import report
+
+        return report(
+            self.source,
+            self.verdicts,
+            self.bursts,
+            self.changes,
+            written=written,
+            dry_run=dry_run,
+        )
+
+
+def update_registry(
+    gk: Gatekeeper,
+    data: bytes | None,
+    source: str,
+    *,
+    service: str | None = None,
+    today: date | None = None,
+    render: bool = True,
+) -> RegistryUpdate:
+    """Classify the history and merge the verdicts into the registry held in ``data`` (the
+    file's bytes; None when there is no file yet). ``render`` makes the new text and the diff
+    (a second rendering of the file: only when they are shown or sent)."""
+    import difflib
+
+    from gatekeeper import flaky, registry
+
+    old = registry.parse(data, source) if data is not None else Registry()
+    original: str | None = None
+    if data is not None:  # as a text file reads (universal newlines), for the diff
+        original = data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+    quarantined = {e.key for e in old.entries if e.quarantined}
+    result = flaky.classify(gk.store.executions(service=service), quarantined=quarantined)
+    entries = {e.key: e.quarantined for e in old.entries if service is None or e.service == service}
+    day = today or datetime.now(UTC).date()
+    new = registry.merge(old, flaky.registry_updates(result, entries), today=day)
+    changes = registry.changes(old, new)
+    text: str | None = None
+    diff = ""
+    if render and changes:
+        text = registry.dump(new, original, source=source)
+        name = PurePosixPath(source.replace("\\", "/")).name
+        diff = "".join(
+            difflib.unified_diff(
+                (original or "").splitlines(keepends=True),
+                text.splitlines(keepends=True),
+                fromfile=f"a/{name}",
+                tofile=f"b/{name}",
+            )
+        )
+    return RegistryUpdate(
+        source=source,
+        verdicts=result.verdicts,
+        bursts=result.bursts,
+        changes=changes,
+        registry=new,
+        original=original,
+        text=text,
+        diff=diff,
+    )
+
+
+def classify_upload(
+    gk: Gatekeeper,
+    data: bytes | None,
+    source: str,
+    *,
+    service: str | None = None,
+    today: date | None = None,
+) -> RegistryUpdate:
+    """`classify` for a registry sent over HTTP (``POST /api/v1/classify``): the caller's file
+    is read, never written, here; an unreadable one is the caller's error (RegistryUploadError)."""
+    try:
+        return update_registry(gk, data, source, service=service, today=today)
+    except RegistryError as err:
+        raise RegistryUploadError(err) from err
+
+
+def read_registry_file(path: Path, missing_ok: bool) -> bytes | None:
+    """A registry file's bytes, checked as every command reads it (None: no file yet, where
+    that is allowed). ``classify --server`` sends them."""
+    from gatekeeper import registry
+
+    registry.load(path, missing_ok=missing_ok)  # the reader's checks and messages
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise RegistryError(str(path), f"cannot read it: {err.strerror}") from err
+
+
+def write_registry_text(path: Path, sent: bytes | None, text: str) -> bool:
+    """Write the registry text the service made from ``sent`` (``classify --server``), with
+    the writer every command uses (atomic; the file's line ends and BOM kept). Refused when
+    the file changed since it was sent: its new content was not classified."""
+    from gatekeeper import registry
+
+    try:
+        now: bytes | None = path.read_bytes()
+    except FileNotFoundError:
+        now = None
+    except OSError as err:
+        raise RegistryError(str(path), f"cannot read it: {err.strerror}") from err
+    if now != sent:
+        raise RegistryError(
+            str(path),
+            "changed while the server classified it; nothing was written",
+            hint="run classify again",
+        )
+    return registry.save(path, registry.parse(text, str(path)))
+
+
 def classify_into_registry(
     gk: Gatekeeper,
     path: Path,
@@ -1575,41 +1874,17 @@ def classify_into_registry(
     today: date | None = None,
 ) -> ClassifyOutcome:
     """Classify the history and update the registry (all of it, or one service's tests)."""
-    import difflib
+    from gatekeeper import registry
 
-    from gatekeeper import flaky, registry
-
-    old = registry.load(path, missing_ok=missing_ok)
-    try:
-        original: str | None = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        original = None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read the registry ({err})") from err
-    quarantined = {e.key for e in old.entries if e.quarantined}
-    result = flaky.classify(gk.store.executions(service=service), quarantined=quarantined)
-    entries = {e.key: e.quarantined for e in old.entries if service is None or e.service == service}
-    day = today or datetime.now(UTC).date()
-    new = registry.merge(old, flaky.registry_updates(result, entries), today=day)
-    changes = registry.changes(old, new)
-    diff = ""
-    if dry_run and changes:  # the diff costs a second rendering of the file: only when shown
-        text = registry.dump(new, original, source=str(path))
-        diff = "".join(
-            difflib.unified_diff(
-                (original or "").splitlines(keepends=True),
-                text.splitlines(keepends=True),
-                fromfile=f"a/{path.name}",
-                tofile=f"b/{path.name}",
-            )
-        )
-    written = False if dry_run or not changes else registry.save(path, new)
+    data = read_registry_file(path, missing_ok)
+    update = update_registry(gk, data, str(path), service=service, today=today, render=dry_run)
+    written = False if dry_run or not update.changes else registry.save(path, update.registry)
     return ClassifyOutcome(
         path=str(path),
-        verdicts=result.verdicts,
-        bursts=result.bursts,
-        changes=changes,
-        diff=diff,
+        verdicts=update.verdicts,
+        bursts=update.bursts,
+        changes=update.changes,
+        diff=update.diff,
         written=written,
     )
 

@@ -16,7 +16,9 @@ from gatekeeper.api import FORMATS
 from gatekeeper.errors import EXIT_CANNOT_DECIDE, ConfigError, GatekeeperError
 
 if TYPE_CHECKING:
-    from gatekeeper.api import ClassifyOutcome, Gatekeeper, Output, Progress
+    from gatekeeper.api import ClassifyOutcome, Gatekeeper, MetaFlags, Output, Progress
+    from gatekeeper.client import Client
+    from gatekeeper.model import GateDecision, IngestOutcome
 
 T = TypeVar("T")
 
@@ -46,6 +48,66 @@ LockTimeoutOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+ServerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        help="Ask a gatekeeper server (gatekeeper serve) instead of a database, with the token "
+        "in $GATEKEEPER_TOKEN (default: $GATEKEEPER_SERVER). See docs/service.md.",
+        show_default=False,
+        metavar="URL",
+    ),
+]
+
+
+def _client(
+    server: str | None,
+    *,
+    db: str | None,
+    lock_timeout: float | None = None,
+    local: dict[str, bool] | None = None,
+) -> Client | None:
+    """The server to ask (``--server``, else ``$GATEKEEPER_SERVER``), or None for the
+    database. ``local`` names the options given that only a local run reads (the server uses
+    its own configuration and registry): with a server they are an error, not ignored."""
+    if server is None and "GATEKEEPER_SERVER" not in os.environ:
+        return None  # no server: httpx is not even imported
+    from gatekeeper.client import Client, server_url, settings_from
+
+    url = server_url(server, os.environ)
+    if url is None:
+        return None
+    settings = settings_from(url, os.environ)
+    given = {"--db": db is not None, "--lock-timeout": lock_timeout is not None, **(local or {})}
+    clash = [name for name, is_given in given.items() if is_given]
+    if clash:
+        where = "--server" if server is not None else "$GATEKEEPER_SERVER"
+        raise ConfigError(
+            f"{', '.join(clash)}: cannot be combined with a server ({where} {settings.shown})",
+            hint="the server uses its own database, configuration and registry: leave out "
+            f"{', '.join(clash)}, or drop --server and unset GATEKEEPER_SERVER to work locally",
+        )
+    client = Client(settings)
+    if client.plain_http_to_remote:
+        _warn(
+            f"{client.settings.shown}: the token travels unencrypted over http://; use https:// "
+            "(docs/service.md#tls-behind-a-reverse-proxy)"
+        )
+    return client
+
+
+def _preparer(service: str | None) -> Gatekeeper:
+    """A Gatekeeper that never opens a database: it finds the reports and resolves the run's
+    metadata (CI, git) on this machine, for a server that cannot."""
+    from gatekeeper.api import Gatekeeper
+    from gatekeeper.config import resolve
+
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("GATEKEEPER_DB", "GATEKEEPER_LOCK_TIMEOUT")
+    }
+    return Gatekeeper(resolve(env, service=service))
 
 
 def _gatekeeper(
@@ -110,50 +172,79 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per run.")] = False,
     db: DbOption = None,
     lock_timeout: LockTimeoutOption = None,
+    server: ServerOption = None,
 ) -> None:
     """Store the reports of a CI run in the history (idempotent on service, run id, attempt)."""
     from gatekeeper.api import MetaFlags, parse_timestamp
     from gatekeeper.emit.ingest import json_object, summary_line, total_line
 
-    gk = _gatekeeper(db, lock_timeout, service)
-    try:
-        if manifest is not None:
-            given = {
-                "report paths": bool(reports),
-                "--service": service is not None,
-                "--commit": commit is not None,
-                "--branch": branch is not None,
-                "--run-id": run_id is not None,
-                "--attempt": attempt is not None,
-                "--timestamp": timestamp is not None,
-                "--format": fmt != "auto",
-            }
-            clash = [name for name, is_given in given.items() if is_given]
-            if clash:
-                raise ConfigError(
-                    f"--manifest: {', '.join(clash)} cannot be combined with a manifest",
-                    hint="each manifest line gives its own path, service, commit, branch, "
-                    "run_id, timestamp, attempt and format",
-                )
-            outcomes = _with_progress(lambda p: gk.ingest_manifest(manifest, p), "ingesting")
-        else:
-            flags = MetaFlags(
-                service=service,
-                commit=commit,
-                branch=branch,
-                run_id=run_id,
-                attempt=attempt,
-                timestamp=parse_timestamp(timestamp, "--timestamp") if timestamp else None,
+    if manifest is not None:
+        given = {
+            "report paths": bool(reports),
+            "--service": service is not None,
+            "--commit": commit is not None,
+            "--branch": branch is not None,
+            "--run-id": run_id is not None,
+            "--attempt": attempt is not None,
+            "--timestamp": timestamp is not None,
+            "--format": fmt != "auto",
+        }
+        clash = [name for name, is_given in given.items() if is_given]
+        if clash:
+            raise ConfigError(
+                f"--manifest: {', '.join(clash)} cannot be combined with a manifest",
+                hint="each manifest line gives its own path, service, commit, branch, "
+                "run_id, timestamp, attempt and format",
             )
-            outcomes = gk.ingest(reports or [], flags, fmt)
-    finally:
-        gk.close()
+    flags = MetaFlags(
+        service=service,
+        commit=commit,
+        branch=branch,
+        run_id=run_id,
+        attempt=attempt,
+        timestamp=parse_timestamp(timestamp, "--timestamp") if timestamp else None,
+    )
+    remote = _client(server, db=db, lock_timeout=lock_timeout)
+    if remote is not None:
+        with remote:
+            outcomes = _remote_ingest(remote, reports or [], flags, fmt, manifest)
+    else:
+        gk = _gatekeeper(db, lock_timeout, service)
+        try:
+            if manifest is not None:
+                outcomes = _with_progress(lambda p: gk.ingest_manifest(manifest, p), "ingesting")
+            else:
+                outcomes = gk.ingest(reports or [], flags, fmt)
+        finally:
+            gk.close()
     for o in outcomes:
         for w in o.warnings:
             _warn(w)
         typer.echo(json.dumps(json_object(o)) if as_json else summary_line(o))
     if len(outcomes) > 1 and not as_json:
         typer.echo(total_line(outcomes))
+
+
+def _remote_ingest(
+    remote: Client, reports: list[str], flags: MetaFlags, fmt: str, manifest: Path | None
+) -> list[IngestOutcome]:
+    """``ingest --server``: the runs are found and described here, stored by the server; a
+    manifest's runs one request each (a failed one leaves the earlier ones stored: run the
+    same command again, it stores nothing twice)."""
+    preparer = _preparer(flags.service)
+    if manifest is None:
+        return [remote.ingest(preparer.outgoing_run(reports, flags, fmt))]
+    runs = preparer.outgoing_manifest(manifest)
+
+    def send(progress: Progress | None) -> list[IngestOutcome]:
+        done = []
+        for run in runs:
+            done.append(remote.ingest(run))
+            if progress:
+                progress(len(done), len(runs))
+        return done
+
+    return _with_progress(send, "uploading")
 
 
 def _with_progress(work: Callable[[Progress | None], T], label: str) -> T:
@@ -264,10 +355,12 @@ def gate(
     ] = None,
     db: DbOption = None,
     lock_timeout: LockTimeoutOption = None,
+    server: ServerOption = None,
 ) -> None:
     """Store this run's reports, then decide: exit 0 (pass), 1 (gate failed), 2 (could not
     decide). Fails on unquarantined test failures, coverage below thresholds, benchmark
-    regressions."""
+    regressions. With --server, the server stores the run and decides, with its own
+    configuration and registry."""
     from gatekeeper.api import MetaFlags, load_config, parse_timestamp, registry_location
     from gatekeeper.emit import gate as emit_gate
 
@@ -280,9 +373,6 @@ def gate(
         annotations if annotations is not None else os.environ.get("GITHUB_ACTIONS") == "true"
     )
     try:
-        settings_config = load_config(Path.cwd(), os.environ, config)
-        configured = settings_config.registry if settings_config.source else None
-        path, missing_ok = registry_location(registry, os.environ, Path.cwd(), configured)
         flags = MetaFlags(
             service=service,
             commit=commit,
@@ -291,19 +381,32 @@ def gate(
             attempt=attempt,
             timestamp=parse_timestamp(timestamp, "--timestamp") if timestamp else None,
         )
-        gk = _gatekeeper(db, lock_timeout, service)
-        try:
-            decision = gk.gate(
-                reports or [],
-                flags,
-                report_format,
-                config=settings_config,
-                registry_path=path,
-                registry_missing_ok=missing_ok,
-                base_ref=base,
-            )
-        finally:
-            gk.close()
+        remote = _client(
+            server,
+            db=db,
+            lock_timeout=lock_timeout,
+            local={"--config": config is not None, "--registry": registry is not None},
+        )
+        if remote is not None:
+            with remote:
+                decision = _remote_gate(remote, reports or [], flags, report_format, base)
+        else:
+            settings_config = load_config(Path.cwd(), os.environ, config)
+            configured = settings_config.registry if settings_config.source else None
+            path, missing_ok = registry_location(registry, os.environ, Path.cwd(), configured)
+            gk = _gatekeeper(db, lock_timeout, service)
+            try:
+                decision = gk.gate(
+                    reports or [],
+                    flags,
+                    report_format,
+                    config=settings_config,
+                    registry_path=path,
+                    registry_missing_ok=missing_ok,
+                    base_ref=base,
+                )
+            finally:
+                gk.close()
     except GatekeeperError as err:
         # could not decide: still say so in every channel the job reads, and never pass
         if out_format == "json":
@@ -322,6 +425,17 @@ def gate(
         _write_summary(summary_path, emit_gate.markdown(decision), append=summary is None)
     if not decision.passed:
         raise typer.Exit(1)
+
+
+def _remote_gate(
+    remote: Client, reports: list[str], flags: MetaFlags, fmt: str, base: str | None
+) -> GateDecision:
+    """``gate --server``: the run and, with --base, the lines this checkout's `git diff`
+    changed go to the server, which stores the run and decides; the decision comes back."""
+    preparer = _preparer(flags.service)
+    run = preparer.outgoing_run(reports, flags, fmt)
+    changed = preparer.changed_lines(base) if base else None
+    return remote.gate(run, base_ref=base, changed=changed, repo_root=preparer.repo_root())
 
 
 def _write_summary(path: Path, text: str, *, append: bool) -> None:
@@ -376,8 +490,39 @@ def demo(
         view = quarantine_view(registry, False, today=day)
         typer.echo(table(view.entries, view.expired), nl=False)
         _demo_gate(gk, registry, workdir)
+        _demo_report(gk, registry, workdir)
     finally:
         gk.close()
+
+
+def _demo_report(gk: Gatekeeper, registry: Path, workdir: Path) -> None:
+    """The demo's very last step: the weekly report of the week that ends with the next push,
+    as the one self-contained HTML page a team lead opens."""
+    from datetime import timedelta
+
+    from gatekeeper.api import demo_next_push
+    from gatekeeper.emit.report import render
+
+    push = demo_next_push()
+    assert push.flags.timestamp is not None
+    until = datetime.combine(push.flags.timestamp.date() + timedelta(days=1), datetime.min.time())
+    until = until.replace(tzinfo=push.flags.timestamp.tzinfo)
+    since = until - timedelta(days=7)
+    weekly = gk.report(
+        since=since,
+        until=until,
+        registry_path=registry,
+        registry_missing_ok=False,
+        config=push.config,
+        now=until,
+    )
+    page = workdir / "report.html"
+    page.write_text(render(weekly, "html"), encoding="utf-8")
+    typer.echo(
+        f"\nThe weekly report for {since:%Y-%m-%d} to {until - timedelta(days=1):%Y-%m-%d} "
+        f"(gatekeeper report --since {since:%Y-%m-%d} --until {until:%Y-%m-%d} --format html) "
+        f"is in {page}: open it in a browser."
+    )
 
 
 def _demo_gate(gk: Gatekeeper, registry: Path, workdir: Path) -> None:
@@ -427,11 +572,25 @@ def classify(
     ] = False,
     db: DbOption = None,
     lock_timeout: LockTimeoutOption = None,
+    server: ServerOption = None,
 ) -> None:
-    """Classify every test from the history and update the quarantine registry."""
-    from gatekeeper.api import classify_into_registry
+    """Classify every test from the history and update the quarantine registry. With
+    --server, the server classifies its history into this registry file, written here."""
+    from gatekeeper.api import classify_into_registry, read_registry_file, write_registry_text
 
     path, missing_ok = _registry(registry)
+    remote = _client(server, db=db, lock_timeout=lock_timeout)
+    if remote is not None:
+        sent = read_registry_file(path, missing_ok)
+        with remote:
+            answer = remote.classify(sent, str(path), service=service, dry_run=dry_run)
+        if dry_run and answer.diff:
+            typer.echo(answer.diff, nl=False)
+        if answer.changed and not dry_run:
+            assert answer.registry is not None  # the client checks the answer
+            write_registry_text(path, sent, answer.registry)
+        typer.echo(answer.report, nl=False)
+        return
     gk = _gatekeeper(db, lock_timeout)
     try:
         outcome = classify_into_registry(gk, path, missing_ok, service=service, dry_run=dry_run)
@@ -478,10 +637,16 @@ def skip_list(
             show_default=False,
         ),
     ] = None,
+    server: ServerOption = None,
 ) -> None:
     """Print the quarantined tests in the form a test runner takes."""
     from gatekeeper.api import skip_list_output
 
+    remote = _client(server, db=None, local={"--registry": registry is not None})
+    if remote is not None:
+        with remote:
+            _print(remote.skip_list(fmt=fmt, service=service))
+        return
     path, missing_ok = _registry(registry)
     _print(skip_list_output(path, missing_ok, fmt=fmt, service=service))
 
@@ -516,10 +681,18 @@ def quarantine_list(
         bool, typer.Option("--all", help="Also list released entries.")
     ] = False,
     registry: RegistryOption = None,
+    server: ServerOption = None,
 ) -> None:
     """The quarantined tests, read from the registry file alone (fast; no database)."""
     from gatekeeper.api import quarantine_list_output
 
+    remote = _client(server, db=None, local={"--registry": registry is not None})
+    if remote is not None:
+        with remote:
+            _print(
+                remote.quarantine_list(fmt=fmt, service=service, include_released=include_released)
+            )
+        return
     path, missing_ok = _registry(registry)
     _print(
         quarantine_list_output(
@@ -755,6 +928,7 @@ def report(
     registry: RegistryOption = None,
     db: DbOption = None,
     lock_timeout: LockTimeoutOption = None,
+    server: ServerOption = None,
 ) -> None:
     """The weekly report: CI health (red runs from real failures, flaky tests, infrastructure),
     the flakiest tests, broken tests, quarantines, coverage and benchmark trends."""
@@ -765,23 +939,33 @@ def report(
         raise ConfigError(
             f"--format {fmt}: not a report format", hint="choose " + ", ".join(emit_report.FORMATS)
         )
-    start, end = parse_report_period(since, until)
-    settings_config = load_config(Path.cwd(), os.environ, config)
-    configured = settings_config.registry if settings_config.source else None
-    path, missing_ok = registry_location(registry, os.environ, Path.cwd(), configured)
-    gk = _gatekeeper(db, lock_timeout)
-    try:
-        weekly = gk.report(
-            since=start,
-            until=end,
-            service=service,
-            registry_path=path,
-            registry_missing_ok=missing_ok,
-            config=settings_config,
-        )
-    finally:
-        gk.close()
-    text = emit_report.render(weekly, fmt)
+    remote = _client(
+        server,
+        db=db,
+        lock_timeout=lock_timeout,
+        local={"--config": config is not None, "--registry": registry is not None},
+    )
+    if remote is not None:
+        with remote:
+            text = remote.report(since=since, until=until, service=service, fmt=fmt)
+    else:
+        start, end = parse_report_period(since, until)
+        settings_config = load_config(Path.cwd(), os.environ, config)
+        configured = settings_config.registry if settings_config.source else None
+        path, missing_ok = registry_location(registry, os.environ, Path.cwd(), configured)
+        gk = _gatekeeper(db, lock_timeout)
+        try:
+            weekly = gk.report(
+                since=start,
+                until=end,
+                service=service,
+                registry_path=path,
+                registry_missing_ok=missing_ok,
+                config=settings_config,
+            )
+        finally:
+            gk.close()
+        text = emit_report.render(weekly, fmt)
     if out is None:
         typer.echo(text, nl=False)
         return

@@ -104,6 +104,14 @@ class SchemaVersionError(StoreError):
     """The database was written by a newer gatekeeper than this one."""
 
 
+class ServerError(GatekeeperError):
+    """The gatekeeper server (``--server``) gave no usable answer: unreachable, too slow,
+    failing after the retries, or answering with an error. Exit code 2, like every error:
+    a server that cannot be asked never makes a gate pass."""
+
+    kind = "server"
+
+
 class RunConflictError(GatekeeperError):
     """A run with the same (service, run id, attempt) is stored, from other report files."""
 

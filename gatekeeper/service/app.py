@@ -33,7 +33,7 @@ from gatekeeper.service.metrics import CONTENT_TYPE, Metrics, RequestLog
 from gatekeeper.service.render import test_detail
 from gatekeeper.service.settings import ServiceSettings, from_env
 from gatekeeper.service.state import Service, service_of
-from gatekeeper.service.uploads import read_upload
+from gatekeeper.service.uploads import read_classify, read_upload
 
 log = logging.getLogger("gatekeeper.service")
 API_PREFIX = "/api/v1"
@@ -94,6 +94,15 @@ class GateResult(BaseModel):
     failures: list[dict[str, Any]]
     coverage: dict[str, Any]
     benchmarks: list[dict[str, Any]]
+
+
+class ClassifyResult(BaseModel):
+    """`gatekeeper classify` on the caller's registry: the caller writes the file."""
+
+    registry: str | None  # the new file text (the old one when nothing changed; None: no file)
+    changed: bool  # whether the registry changed (the caller writes it, unless dry_run)
+    report: str  # exactly what `gatekeeper classify` prints after the diff
+    diff: str  # the unified diff of the file (empty when nothing changed)
 
 
 class TokenRecord(BaseModel):
@@ -158,6 +167,77 @@ UPLOAD_BODY: dict[str, Any] = {
                         "attempt": {"type": "integer", "minimum": 1, "maximum": api.MAX_ATTEMPT},
                         "timestamp": {"type": "string", "description": "ISO 8601"},
                         "format": {"type": "string", "enum": ["auto", *FORMATS]},
+                        "ci_provider": {
+                            "type": "string",
+                            "description": "The CI that ran the job (github, gitlab, ...)",
+                        },
+                        "ci_url": {"type": "string", "description": "The CI run's page"},
+                        "note": {
+                            "type": "array",
+                            "maxItems": 100,
+                            "items": {"type": "string"},
+                            "description": "Repeatable: the client's notes on files it passed "
+                            "over in folders; they become the run's first warnings.",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+_GATE_SCHEMA = UPLOAD_BODY["requestBody"]["content"]["multipart/form-data"]["schema"]
+GATE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    **_GATE_SCHEMA,
+                    "properties": {
+                        **_GATE_SCHEMA["properties"],
+                        "base_ref": {
+                            "type": "string",
+                            "description": "Patch coverage: the ref the changed lines were "
+                            "diffed against (`gate --base`); send with changed_lines.",
+                        },
+                        "changed_lines": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": 'Patch coverage: {"path": [line, ...]}, the lines '
+                            "the client's `git diff` added, as a JSON file.",
+                        },
+                        "repo_root": {
+                            "type": "string",
+                            "description": "The client's checkout folder: absolute report "
+                            "paths inside it are made relative to it.",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+CLASSIFY_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "registry": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The caller's registry file; leave it out when "
+                            "there is none yet.",
+                        },
+                        "name": {
+                            "type": "string",
+                            "description": "The registry file's path as the caller's "
+                            "messages show it (default flaky-tests.yml); never opened here.",
+                        },
+                        "service": {"type": "string", "description": "Only this service"},
+                        "dry_run": {"type": "boolean", "description": "As classify --dry-run"},
                     },
                 }
             }
@@ -267,7 +347,9 @@ async def upload_run(request: Request, _token: UploadToken) -> JSONResponse:
         form = await read_upload(request, service.limits)
         name = form.service
         outcome = await run_in_threadpool(
-            service.gk.ingest_uploads, form.uploads, form.flags, form.fmt, limits=service.limits
+            lambda: service.gk.ingest_uploads(
+                form.uploads, form.flags, form.fmt, limits=service.limits, notes=form.notes
+            )
         )
     except GatekeeperError:
         service.metrics.uploads.labels(name[:100], "refused").inc()
@@ -287,13 +369,13 @@ async def upload_run(request: Request, _token: UploadToken) -> JSONResponse:
         200: {"model": GateResult, "description": "decided: passed is true or false"},
         **_errors(400, *_AUTH, 409, 413, 415, 422, 500),
     },
-    openapi_extra=UPLOAD_BODY,
+    openapi_extra=GATE_BODY,
 )
 async def gate(request: Request, _token: UploadToken) -> JSONResponse:
     service = service_of(request)
     name = ""
     try:
-        form = await read_upload(request, service.limits)
+        form = await read_upload(request, service.limits, gate=True)
         name = form.service
         config = await run_in_threadpool(service.config)
         decision = await run_in_threadpool(
@@ -305,6 +387,10 @@ async def gate(request: Request, _token: UploadToken) -> JSONResponse:
                 registry_path=service.registry_path,
                 registry_missing_ok=service.registry_missing_ok,
                 limits=service.limits,
+                notes=form.notes,
+                base_ref=form.base_ref,
+                changed=form.changed,
+                repo_root=form.repo_root,
             )
         )
     except GatekeeperError as err:
@@ -320,6 +406,33 @@ async def gate(request: Request, _token: UploadToken) -> JSONResponse:
         decision.service, "passed" if decision.passed else "failed"
     ).inc()
     return JSONResponse(emit_gate.json_object(decision))
+
+
+@v1.post(
+    "/classify",
+    tags=["quarantine"],
+    summary="Classify the history into the caller's registry (upload scope), as "
+    "`gatekeeper classify`; the caller writes the file",
+    response_model=ClassifyResult,
+    responses=_errors(400, *_AUTH, 413, 415, 422),
+    openapi_extra=CLASSIFY_BODY,
+)
+async def classify(request: Request, _token: UploadToken) -> dict[str, Any]:
+    # Upload scope: it runs the classifier over the whole history (the most expensive request
+    # there is), and the job that runs it nightly has an upload token anyway. Nothing is
+    # written here: the registry stays a file reviewed in the caller's repository.
+    service = service_of(request)
+    form = await read_classify(request, service.limits)
+    update = await run_in_threadpool(
+        lambda: api.classify_upload(service.gk, form.data, form.name, service=form.service)
+    )
+    changed = bool(update.changes)
+    return {
+        "registry": update.text if update.text is not None else update.original,
+        "changed": changed,
+        "report": update.report(written=changed and not form.dry_run, dry_run=form.dry_run),
+        "diff": update.diff,
+    }
 
 
 @v1.get(
@@ -454,7 +567,10 @@ def _weekly(
             f"--format {fmt}: not a report format", hint="choose " + ", ".join(emit_report.FORMATS)
         )
     s = service_of(request)
-    start, end = api.parse_report_period(since, until)
+    try:
+        start, end = api.parse_report_period(since, until)
+    except GatekeeperError as err:  # the caller's period: a 400 with the CLI's message
+        raise OptionError(err.message, hint=err.hint) from err
     weekly = s.gk.report(
         since=start,
         until=end,
@@ -493,6 +609,7 @@ _LOGIN = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>gatekeeper: log in</title>
+<link rel="icon" href="data:,">
 <style>body{{font:16px system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}}
 input{{width:100%;font:inherit;padding:.5rem;margin:.5rem 0;box-sizing:border-box}}
 .error{{color:#b00020}}</style></head>
@@ -509,7 +626,11 @@ input{{width:100%;font:inherit;padding:.5rem;margin:.5rem 0;box-sizing:border-bo
     "/",
     summary="The dashboard: the weekly report as HTML (read token: header or login cookie)",
     response_class=Response,
-    responses={**_text("text/html"), 303: {"description": "not logged in: go to /login"}},
+    responses={
+        **_text("text/html"),
+        303: {"description": "not logged in: go to /login"},
+        **_errors(400, 500),
+    },
 )
 def dashboard(
     request: Request,
@@ -520,6 +641,12 @@ def dashboard(
     if page_token(request, "read") is None:
         return RedirectResponse("/login", status_code=303)
     return _weekly(request, since, until, service, "html")
+
+
+@pages.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    """No icon, and no 404 in the browser's console for asking."""
+    return Response(status_code=204)
 
 
 @pages.get("/login", summary="The dashboard's login form", response_class=HTMLResponse)

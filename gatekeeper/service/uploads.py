@@ -1,4 +1,5 @@
-"""Reading an upload: a multipart form of report files and run metadata, within the limits.
+"""Reading an upload: a multipart form of report files and run metadata, within the limits
+(and the form of `POST /api/v1/classify`: a registry file and options).
 
 The body is counted while it streams in, so a request over the limit is refused before it is
 all on the server; files are spooled to temporary files by Starlette's parser, never written
@@ -10,15 +11,36 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
-from gatekeeper.api import MetaFlags, OptionError, Upload, UploadLimits, upload_flags, upload_name
+from gatekeeper.api import (
+    MetaFlags,
+    OptionError,
+    Upload,
+    UploadLimits,
+    parse_changed_lines,
+    upload_flags,
+    upload_name,
+)
 from gatekeeper.service.errors import MediaTypeError
 
 FILE_FIELD = "files"
-TEXT_FIELDS = ("service", "commit", "branch", "run_id", "attempt", "timestamp", "format")
+TEXT_FIELDS = (
+    "service", "commit", "branch", "run_id", "attempt", "timestamp", "format", "ci_provider",
+    "ci_url",
+)  # fmt: skip
+# Repeated: the client's notes on files it passed over in folders (the run's first warnings).
+NOTE_FIELD = "note"
+MAX_NOTES = 100
+# The gate's patch coverage over HTTP: the base ref, the client's checkout folder (report
+# paths are made relative to it), and the changed lines of its `git diff`, as a JSON file.
+GATE_FIELDS = ("base_ref", "repo_root")
+CHANGED_FIELD = "changed_lines"
+# POST /api/v1/classify: the caller's registry file, the name messages give it, and options.
+REGISTRY_FIELD = "registry"
+CLASSIFY_FIELDS = ("name", "service", "dry_run")
 _MAX_TEXT = 4096  # bytes in one metadata field: a commit, a branch, a run id
 # After refusing a body as too large, read (and drop) up to this much more of it, so that the
 # client gets the 413 instead of a broken connection while it is still sending.
@@ -31,6 +53,18 @@ class UploadForm:
     flags: MetaFlags
     fmt: str
     service: str  # for metrics and logs ("" when not given)
+    notes: tuple[str, ...] = ()
+    base_ref: str | None = None  # the gate only
+    repo_root: str | None = None
+    changed: dict[str, frozenset[int]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifyForm:
+    data: bytes | None  # the registry file's bytes; None: the caller has none yet
+    name: str  # the file as the caller's messages name it
+    service: str | None
+    dry_run: bool
 
 
 async def _drain(stream: AsyncIterator[bytes]) -> None:
@@ -41,8 +75,9 @@ async def _drain(stream: AsyncIterator[bytes]) -> None:
             return
 
 
-async def read_upload(request: Request, limits: UploadLimits) -> UploadForm:
-    """The form's files and fields; errors with the CLI's wording where there is one."""
+async def _read_form(request: Request, limits: UploadLimits, max_fields: int) -> FormData:
+    """The multipart form, counted against the request limit as it streams in. The caller
+    closes it (its files are spooled to temporary files)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "multipart/form-data":
         raise MediaTypeError(
@@ -72,7 +107,7 @@ async def read_upload(request: Request, limits: UploadLimits) -> UploadForm:
         request.headers,
         counted(),
         max_files=limits.max_files,
-        max_fields=len(TEXT_FIELDS) * 2,
+        max_fields=max_fields,
         max_part_size=_MAX_TEXT,
     )
     try:
@@ -86,19 +121,40 @@ async def read_upload(request: Request, limits: UploadLimits) -> UploadForm:
             hint="send the reports as file fields named files, and the metadata as text fields",
         ) from None
     if too_large:  # the stream ended early at the limit: the form is cut off
+        await form.close()
         await _drain(stream)
         raise limits.request_too_large()
+    return form
+
+
+async def read_upload(request: Request, limits: UploadLimits, *, gate: bool = False) -> UploadForm:
+    """The form's files and fields; errors with the CLI's wording where there is one. The
+    gate's form may also hold the fields of patch coverage (GATE_FIELDS, CHANGED_FIELD)."""
+    text_fields = TEXT_FIELDS + GATE_FIELDS if gate else TEXT_FIELDS
+    form = await _read_form(request, limits, (len(text_fields) + 1) * 2 + MAX_NOTES)
     try:
-        return await _fields(form.multi_items(), limits)
+        return await _fields(form.multi_items(), limits, text_fields, gate)
     finally:
         await form.close()
 
 
-async def _fields(items: list[tuple[str, str | UploadFile]], limits: UploadLimits) -> UploadForm:
+async def _fields(
+    items: list[tuple[str, str | UploadFile]],
+    limits: UploadLimits,
+    text_fields: tuple[str, ...],
+    gate: bool,
+) -> UploadForm:
     text: dict[str, str] = {}
     uploads: list[Upload] = []
+    notes: list[str] = []
+    changed: dict[str, frozenset[int]] | None = None
     for name, value in items:
         if isinstance(value, UploadFile):
+            if gate and name == CHANGED_FIELD:
+                if changed is not None:
+                    raise OptionError(f"{name}: given twice", hint="send the changed lines once")
+                changed = parse_changed_lines(await value.read())
+                continue
             if name != FILE_FIELD:
                 raise OptionError(
                     f"{name}: a file in a field other than {FILE_FIELD}",
@@ -114,10 +170,17 @@ async def _fields(items: list[tuple[str, str | UploadFile]], limits: UploadLimit
                 f"{FILE_FIELD}: a text field, not a file",
                 hint="send each report as a file: curl -F files=@junit.xml",
             )
-        if name not in TEXT_FIELDS:
+        if name == NOTE_FIELD:
+            if len(notes) >= MAX_NOTES:
+                raise OptionError(
+                    f"{NOTE_FIELD}: more than {MAX_NOTES} notes", hint="send fewer notes"
+                )
+            notes.append(value)
+            continue
+        if name not in text_fields:
             raise OptionError(
                 f"{name}: not a field of an upload",
-                hint="the fields are files, " + ", ".join(TEXT_FIELDS),
+                hint="the fields are files, " + ", ".join((*text_fields, NOTE_FIELD)),
             )
         if name in text:
             raise OptionError(f"{name}: given twice", hint="send each metadata field once")
@@ -129,10 +192,65 @@ async def _fields(items: list[tuple[str, str | UploadFile]], limits: UploadLimit
         run_id=text.get("run_id"),
         attempt=text.get("attempt"),
         timestamp=text.get("timestamp"),
+        ci_provider=text.get("ci_provider"),
+        ci_url=text.get("ci_url"),
     )
     return UploadForm(
         uploads=uploads,
         flags=flags,
         fmt=text.get("format") or "auto",
         service=text.get("service") or "",
+        notes=tuple(notes),
+        base_ref=text.get("base_ref") or None,
+        repo_root=text.get("repo_root") or None,
+        changed=changed,
     )
+
+
+_TRUE = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}
+
+
+async def read_classify(request: Request, limits: UploadLimits) -> ClassifyForm:
+    """The form of `POST /api/v1/classify`: an optional registry file and the options."""
+    form = await _read_form(request, limits, len(CLASSIFY_FIELDS) * 2)
+    try:
+        data: bytes | None = None
+        text: dict[str, str] = {}
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                if name != REGISTRY_FIELD:
+                    raise OptionError(
+                        f"{name}: a file in a field other than {REGISTRY_FIELD}",
+                        hint=f"send the registry file as the file field {REGISTRY_FIELD}",
+                    )
+                if data is not None:
+                    raise OptionError(f"{name}: given twice", hint="send one registry file")
+                if value.size is not None and value.size > limits.max_file_bytes:
+                    raise limits.file_too_large(value.filename or REGISTRY_FIELD, value.size)
+                data = await value.read()
+                continue
+            if name not in CLASSIFY_FIELDS:
+                raise OptionError(
+                    f"{name}: not a field of a classify request",
+                    hint=f"the fields are {REGISTRY_FIELD} (a file), " + ", ".join(CLASSIFY_FIELDS),
+                )
+            if name in text:
+                raise OptionError(f"{name}: given twice", hint="send each field once")
+            text[name] = value
+    finally:
+        await form.close()
+    flag = text.get("dry_run", "").strip().lower()
+    if flag not in _TRUE:
+        raise OptionError(f"dry_run {text['dry_run']!r}: not true or false")
+    return ClassifyForm(
+        data=data,
+        name=_shown(text.get("name") or "flaky-tests.yml"),
+        service=text.get("service") or None,
+        dry_run=_TRUE[flag],
+    )
+
+
+def _shown(name: str) -> str:
+    """The registry's name as the caller's messages show it (only shown, never opened here):
+    control characters become ``?``."""
+    return "".join("?" if ord(c) < 32 or ord(c) == 127 else c for c in name)

@@ -18,9 +18,13 @@ from .conftest import Server, make_token, start_server
 
 # Requests that are schema-valid and still rightly refused, so "schema-valid data is accepted"
 # does not apply: an upload's files (random bytes are "not a report format gatekeeper reads"),
-# and a runner's skip list without --service (a rule between two parameters, which OpenAPI
-# cannot state).
-CONTENT_CHECKED = {"/api/v1/runs", "/api/v1/gate", "/api/v1/skip-list"}
+# a runner's skip list without --service (a rule between two parameters, which OpenAPI
+# cannot state), a registry to classify that is not YAML, and a report period that is free
+# text in the document (7d, 2026-11-14, ...) and refused with 400 when it is not a period.
+CONTENT_CHECKED = {
+    "/api/v1/runs", "/api/v1/gate", "/api/v1/skip-list", "/api/v1/classify", "/api/v1/report",
+    "/",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +57,7 @@ def test_the_document_describes_every_endpoint(running: tuple[Server, str]) -> N
     assert paths >= {
         "/healthz", "/readyz", "/metrics", "/api/v1/runs", "/api/v1/gate", "/api/v1/quarantine",
         "/api/v1/skip-list", "/api/v1/tests/{service}/{test_id}", "/api/v1/tokens",
-        "/api/v1/tokens/{name}",
+        "/api/v1/tokens/{name}", "/api/v1/classify", "/api/v1/report", "/", "/login",
     }  # fmt: skip
     assert doc["components"]["securitySchemes"]["token"] == {
         "type": "http",
