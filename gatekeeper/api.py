@@ -1041,7 +1041,11 @@ class Gatekeeper:
         reg = registry.load(registry_path, missing_ok=registry_missing_ok)
         store = self.store
         quarantined = {e.key for e in reg.entries if e.quarantined}
-        classification = flaky.classify(store.executions(service=service), quarantined=quarantined)
+        classification = flaky.classify(
+            store.executions(service=service),
+            flaky.ClassifierConfig(default_branch=config.default_branch),
+            quarantined=quarantined,
+        )
         runs = store.report_runs(since=since, until=end, service=service)
         failures = store.report_failures(since=since, until=end, service=service)
         bursts = {(b.service, b.run_id, b.attempt) for b in classification.bursts}
@@ -1770,6 +1774,7 @@ def update_registry(
     service: str | None = None,
     today: date | None = None,
     render: bool = True,
+    default_branch: str = "main",
 ) -> RegistryUpdate:
     """Classify the history and merge the verdicts into the registry held in ``data`` (the
     file's bytes; None when there is no file yet). ``render`` makes the new text and the diff
@@ -1783,7 +1788,11 @@ def update_registry(
     if data is not None:  # as a text file reads (universal newlines), for the diff
         original = data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
     quarantined = {e.key for e in old.entries if e.quarantined}
-    result = flaky.classify(gk.store.executions(service=service), quarantined=quarantined)
+    result = flaky.classify(
+        gk.store.executions(service=service),
+        flaky.ClassifierConfig(default_branch=default_branch),
+        quarantined=quarantined,
+    )
     entries = {e.key: e.quarantined for e in old.entries if service is None or e.service == service}
     day = today or datetime.now(UTC).date()
     new = registry.merge(old, flaky.registry_updates(result, entries), today=day)
@@ -1820,11 +1829,14 @@ def classify_upload(
     *,
     service: str | None = None,
     today: date | None = None,
+    default_branch: str = "main",
 ) -> RegistryUpdate:
     """`classify` for a registry sent over HTTP (``POST /api/v1/classify``): the caller's file
     is read, never written, here; an unreadable one is the caller's error (RegistryUploadError)."""
     try:
-        return update_registry(gk, data, source, service=service, today=today)
+        return update_registry(
+            gk, data, source, service=service, today=today, default_branch=default_branch
+        )
     except RegistryError as err:
         raise RegistryUploadError(err) from err
 
@@ -1872,12 +1884,22 @@ def classify_into_registry(
     service: str | None = None,
     dry_run: bool = False,
     today: date | None = None,
+    default_branch: str = "main",
 ) -> ClassifyOutcome:
-    """Classify the history and update the registry (all of it, or one service's tests)."""
+    """Classify the history and update the registry (all of it, or one service's tests);
+    ``default_branch`` is the configuration's (the history the verdicts rest on)."""
     from gatekeeper import registry
 
     data = read_registry_file(path, missing_ok)
-    update = update_registry(gk, data, str(path), service=service, today=today, render=dry_run)
+    update = update_registry(
+        gk,
+        data,
+        str(path),
+        service=service,
+        today=today,
+        render=dry_run,
+        default_branch=default_branch,
+    )
     written = False if dry_run or not update.changes else registry.save(path, update.registry)
     return ClassifyOutcome(
         path=str(path),

@@ -562,7 +562,8 @@ def classify(
         str | None,
         typer.Option(
             "--registry",
-            help="The registry file (default: $GATEKEEPER_REGISTRY, else flaky-tests.yml here).",
+            help="The registry file (default: $GATEKEEPER_REGISTRY, else the configuration's "
+            "registry, else flaky-tests.yml here).",
             show_default=False,
         ),
     ] = None,
@@ -570,15 +571,21 @@ def classify(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the diff of the registry; write nothing.")
     ] = False,
+    config: ConfigOption = None,
     db: DbOption = None,
     lock_timeout: LockTimeoutOption = None,
     server: ServerOption = None,
 ) -> None:
     """Classify every test from the history and update the quarantine registry. With
     --server, the server classifies its history into this registry file, written here."""
-    from gatekeeper.api import classify_into_registry, read_registry_file, write_registry_text
+    from gatekeeper.api import (
+        classify_into_registry,
+        load_config,
+        read_registry_file,
+        write_registry_text,
+    )
 
-    path, missing_ok = _registry(registry)
+    path, missing_ok = _registry(registry, config)
     remote = _client(server, db=db, lock_timeout=lock_timeout)
     if remote is not None:
         sent = read_registry_file(path, missing_ok)
@@ -593,7 +600,10 @@ def classify(
         return
     gk = _gatekeeper(db, lock_timeout)
     try:
-        outcome = classify_into_registry(gk, path, missing_ok, service=service, dry_run=dry_run)
+        branch = load_config(Path.cwd(), os.environ, config).default_branch
+        outcome = classify_into_registry(
+            gk, path, missing_ok, service=service, dry_run=dry_run, default_branch=branch
+        )
     finally:
         gk.close()
     if dry_run and outcome.diff:
@@ -633,7 +643,8 @@ def skip_list(
         str | None,
         typer.Option(
             "--registry",
-            help="The registry file (default: $GATEKEEPER_REGISTRY, else flaky-tests.yml here).",
+            help="The registry file (default: $GATEKEEPER_REGISTRY, else the configuration's "
+            "registry, else flaky-tests.yml here).",
             show_default=False,
         ),
     ] = None,
@@ -661,16 +672,23 @@ RegistryOption = Annotated[
     str | None,
     typer.Option(
         "--registry",
-        help="The registry file (default: $GATEKEEPER_REGISTRY, else flaky-tests.yml here).",
+        help="The registry file (default: $GATEKEEPER_REGISTRY, else the configuration's "
+        "registry, else flaky-tests.yml here).",
         show_default=False,
     ),
 ]
 
 
-def _registry(flag: str | None) -> tuple[Path, bool]:
-    from gatekeeper.api import registry_location
+def _registry(flag: str | None, config: Path | None = None) -> tuple[Path, bool]:
+    """The registry: --registry, else $GATEKEEPER_REGISTRY, else the configuration's
+    `registry` (gatekeeper.yml or [tool.gatekeeper], found from here), else flaky-tests.yml."""
+    from gatekeeper.api import load_config, registry_location
 
-    return registry_location(flag, os.environ, Path.cwd())
+    if flag or os.environ.get("GATEKEEPER_REGISTRY"):
+        return registry_location(flag, os.environ, Path.cwd())
+    settings_config = load_config(Path.cwd(), os.environ, config)
+    configured = settings_config.registry if settings_config.source else None
+    return registry_location(flag, os.environ, Path.cwd(), configured)
 
 
 @quarantine_app.command("list")

@@ -150,3 +150,50 @@ def test_quarantine_show_prints_the_evidence_and_the_run_by_run_history(
     unknown = gatekeeper("quarantine", "show", "no::such_test", "--db", history, cwd=tmp_path)
     assert unknown.returncode == 2
     assert unknown.stderr.startswith("gatekeeper: error: no::such_test: not in the registry")
+
+
+def test_the_configured_default_branch_and_registry_are_used(tmp_path: Path) -> None:
+    """A team whose default branch is `trunk`: its history there makes a flaky test, and the
+    registry lives where gatekeeper.yml says; with the defaults (main) nothing is found."""
+    import json
+
+    from .test_cli_gate import junit
+
+    (tmp_path / "runs").mkdir()
+    manifest = []
+    fails_at = {2, 5, 9, 13}  # fails now and then, passes otherwise: flaky on trunk
+    for i in range(16):
+        name = f"runs/{i:02d}.xml"
+        outcome = "fail" if i in fails_at else "pass"
+        (tmp_path / name).write_text(junit(("test_a", "pass"), ("test_b", outcome)))
+        manifest.append(
+            json.dumps(
+                {
+                    "path": name,
+                    "service": "app",
+                    "commit": f"{i:040x}",
+                    "branch": "trunk",
+                    "run_id": str(i),
+                    "timestamp": f"2026-11-{i + 1:02d}T10:00:00Z",
+                    "attempt": 1,
+                }
+            )
+        )
+    (tmp_path / "manifest.jsonl").write_text("\n".join(manifest) + "\n")
+    assert gatekeeper("ingest", "--manifest", "manifest.jsonl", cwd=tmp_path).returncode == 0
+
+    defaults = gatekeeper("classify", "--dry-run", cwd=tmp_path)
+    assert defaults.returncode == 0, defaults.stderr
+    assert "tests.test_app::test_b" not in defaults.stdout  # trunk is not main: no evidence
+
+    (tmp_path / "quality").mkdir()
+    (tmp_path / "gatekeeper.yml").write_text("default_branch: trunk\nregistry: quality/flaky.yml\n")
+    done = gatekeeper("classify", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    written = yaml.safe_load((tmp_path / "quality" / "flaky.yml").read_text())
+    assert [(e["name"], e["quarantined"]) for e in written["flaky_tests"]] == [
+        ("tests.test_app::test_b", True)
+    ]
+    assert not (tmp_path / "flaky-tests.yml").exists()
+    listed = gatekeeper("quarantine", "list", "--format", "json", cwd=tmp_path)
+    assert [e["name"] for e in json.loads(listed.stdout)] == ["tests.test_app::test_b"]

@@ -424,7 +424,13 @@ async def classify(request: Request, _token: UploadToken) -> dict[str, Any]:
     service = service_of(request)
     form = await read_classify(request, service.limits)
     update = await run_in_threadpool(
-        lambda: api.classify_upload(service.gk, form.data, form.name, service=form.service)
+        lambda: api.classify_upload(
+            service.gk,
+            form.data,
+            form.name,
+            service=form.service,
+            default_branch=service.config().default_branch,
+        )
     )
     changed = bool(update.changes)
     return {
