@@ -8,6 +8,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import stat
 import subprocess
 import threading
@@ -978,6 +979,13 @@ class Gatekeeper:
         """Lines added or changed since ``base_ref`` (for patch coverage), from real `git diff`."""
         from gatekeeper.gate import patch
 
+        if shutil.which("git") is not None and self._git("rev-parse", "--show-toplevel") is None:
+            # outside a repository `git diff` compares files (--no-index) and says something
+            # unrelated; say what is wrong
+            raise ConfigError(
+                f"--base {base_ref}: {self.cwd} is not in a git checkout",
+                hint="run the gate from the repository's checkout, or leave out --base",
+            )
         args = patch.diff_args(base_ref)
         try:
             proc = subprocess.run(

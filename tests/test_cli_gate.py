@@ -193,6 +193,9 @@ ROWS: dict[str, Row] = {
     "a typo in the config cannot decide": Row(
         {"junit.xml": PASSING}, 2, config="coverage:\n  lnie: 80\n"
     ),
+    "--base outside a git checkout cannot decide": Row(
+        {"junit.xml": PASSING}, 2, args=("junit.xml", "--base", "main")
+    ),
     "a broken registry cannot decide": Row(
         {"junit.xml": PASSING}, 2, registry="flaky_tests:\n  - name: x\n"
     ),
