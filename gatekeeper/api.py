@@ -1551,6 +1551,18 @@ def load_config(cwd: Path, env: Mapping[str, str], explicit: Path | None = None)
     return resolve_config(cwd, env, explicit)
 
 
+def config_and_registry(
+    cwd: Path, env: Mapping[str, str], config: Path | None, registry: str | None
+) -> tuple[GateConfig, Path, bool]:
+    """The configuration (``--config``, else found) and the registry it leads to:
+    ``--registry`` > ``$GATEKEEPER_REGISTRY`` > the configuration's ``registry`` > the default
+    (``registry_location``), with whether a missing registry file means "no quarantines"."""
+    settings_config = load_config(cwd, env, config)
+    configured = settings_config.registry if settings_config.source else None
+    path, missing_ok = registry_location(registry, env, cwd, configured)
+    return settings_config, path, missing_ok
+
+
 def registry_location(
     flag: str | None, env: Mapping[str, str], cwd: Path, configured: str | None = None
 ) -> tuple[Path, bool]:

@@ -130,6 +130,23 @@ def _print(out: Output) -> None:
     typer.echo(out.text, nl=False)
 
 
+# The run's metadata, as `ingest` and `gate` take it (each falls back to the CI, then git).
+ServiceOption = Annotated[str | None, typer.Option(help="Service the run belongs to.")]
+CommitOption = Annotated[str | None, typer.Option(help="Commit SHA (default: from CI, else git).")]
+BranchOption = Annotated[str | None, typer.Option(help="Branch (default: from CI, else git).")]
+RunIdOption = Annotated[
+    str | None,
+    typer.Option("--run-id", help="CI run id (default: from CI, else derived from the files)."),
+]
+AttemptOption = Annotated[
+    int | None,
+    typer.Option(help="Attempt of the run, 1 for the first (default: from CI, else 1)."),
+]
+TimestampOption = Annotated[
+    str | None, typer.Option(help="When the run happened, ISO 8601 (default: now).")
+]
+
+
 @app.command()
 def ingest(
     reports: Annotated[
@@ -138,22 +155,12 @@ def ingest(
             help="Report files, globs ('reports/**/*.xml') or folders.", show_default=False
         ),
     ] = None,
-    service: Annotated[str | None, typer.Option(help="Service the run belongs to.")] = None,
-    commit: Annotated[
-        str | None, typer.Option(help="Commit SHA (default: from CI, else git).")
-    ] = None,
-    branch: Annotated[str | None, typer.Option(help="Branch (default: from CI, else git).")] = None,
-    run_id: Annotated[
-        str | None,
-        typer.Option("--run-id", help="CI run id (default: from CI, else derived from the files)."),
-    ] = None,
-    attempt: Annotated[
-        int | None,
-        typer.Option(help="Attempt of the run, 1 for the first (default: from CI, else 1)."),
-    ] = None,
-    timestamp: Annotated[
-        str | None, typer.Option(help="When the run happened, ISO 8601 (default: now).")
-    ] = None,
+    service: ServiceOption = None,
+    commit: CommitOption = None,
+    branch: BranchOption = None,
+    run_id: RunIdOption = None,
+    attempt: AttemptOption = None,
+    timestamp: TimestampOption = None,
     fmt: Annotated[
         str,
         typer.Option(
@@ -290,22 +297,12 @@ def gate(
             show_default=False,
         ),
     ] = None,
-    service: Annotated[str | None, typer.Option(help="Service the run belongs to.")] = None,
-    commit: Annotated[
-        str | None, typer.Option(help="Commit SHA (default: from CI, else git).")
-    ] = None,
-    branch: Annotated[str | None, typer.Option(help="Branch (default: from CI, else git).")] = None,
-    run_id: Annotated[
-        str | None,
-        typer.Option("--run-id", help="CI run id (default: from CI, else derived from the files)."),
-    ] = None,
-    attempt: Annotated[
-        int | None,
-        typer.Option(help="Attempt of the run, 1 for the first (default: from CI, else 1)."),
-    ] = None,
-    timestamp: Annotated[
-        str | None, typer.Option(help="When the run happened, ISO 8601 (default: now).")
-    ] = None,
+    service: ServiceOption = None,
+    commit: CommitOption = None,
+    branch: BranchOption = None,
+    run_id: RunIdOption = None,
+    attempt: AttemptOption = None,
+    timestamp: TimestampOption = None,
     report_format: Annotated[
         str,
         typer.Option(
@@ -361,7 +358,7 @@ def gate(
     decide). Fails on unquarantined test failures, coverage below thresholds, benchmark
     regressions. With --server, the server stores the run and decides, with its own
     configuration and registry."""
-    from gatekeeper.api import MetaFlags, load_config, parse_timestamp, registry_location
+    from gatekeeper.api import MetaFlags, config_and_registry, parse_timestamp
     from gatekeeper.emit import gate as emit_gate
 
     if out_format not in ("text", "json"):
@@ -391,9 +388,9 @@ def gate(
             with remote:
                 decision = _remote_gate(remote, reports or [], flags, report_format, base)
         else:
-            settings_config = load_config(Path.cwd(), os.environ, config)
-            configured = settings_config.registry if settings_config.source else None
-            path, missing_ok = registry_location(registry, os.environ, Path.cwd(), configured)
+            settings_config, path, missing_ok = config_and_registry(
+                Path.cwd(), os.environ, config, registry
+            )
             gk = _gatekeeper(db, lock_timeout, service)
             try:
                 decision = gk.gate(
@@ -682,13 +679,11 @@ RegistryOption = Annotated[
 def _registry(flag: str | None, config: Path | None = None) -> tuple[Path, bool]:
     """The registry: --registry, else $GATEKEEPER_REGISTRY, else the configuration's
     `registry` (gatekeeper.yml or [tool.gatekeeper], found from here), else flaky-tests.yml."""
-    from gatekeeper.api import load_config, registry_location
+    from gatekeeper.api import config_and_registry, registry_location
 
     if flag or os.environ.get("GATEKEEPER_REGISTRY"):
         return registry_location(flag, os.environ, Path.cwd())
-    settings_config = load_config(Path.cwd(), os.environ, config)
-    configured = settings_config.registry if settings_config.source else None
-    return registry_location(flag, os.environ, Path.cwd(), configured)
+    return config_and_registry(Path.cwd(), os.environ, config, flag)[1:]
 
 
 @quarantine_app.command("list")
@@ -950,7 +945,7 @@ def report(
 ) -> None:
     """The weekly report: CI health (red runs from real failures, flaky tests, infrastructure),
     the flakiest tests, broken tests, quarantines, coverage and benchmark trends."""
-    from gatekeeper.api import load_config, parse_report_period, registry_location
+    from gatekeeper.api import config_and_registry, parse_report_period
     from gatekeeper.emit import report as emit_report
 
     if fmt not in emit_report.FORMATS:
@@ -968,9 +963,9 @@ def report(
             text = remote.report(since=since, until=until, service=service, fmt=fmt)
     else:
         start, end = parse_report_period(since, until)
-        settings_config = load_config(Path.cwd(), os.environ, config)
-        configured = settings_config.registry if settings_config.source else None
-        path, missing_ok = registry_location(registry, os.environ, Path.cwd(), configured)
+        settings_config, path, missing_ok = config_and_registry(
+            Path.cwd(), os.environ, config, registry
+        )
         gk = _gatekeeper(db, lock_timeout)
         try:
             weekly = gk.report(

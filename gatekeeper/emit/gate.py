@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from gatekeeper.emit.ingest import counts_object
 from gatekeeper.model import (
     BenchmarkJudgement,
     BenchmarkVerdict,
@@ -238,7 +239,6 @@ def _benchmark_json(j: BenchmarkJudgement) -> dict[str, Any]:
 
 def json_object(d: GateDecision) -> dict[str, Any]:
     """The machine-readable verdict (`gate --format json`); keys are a contract."""
-    c = d.counts
     return {
         "passed": d.passed,
         "service": d.service,
@@ -248,15 +248,7 @@ def json_object(d: GateDecision) -> dict[str, Any]:
         "branch": d.branch,
         "base_ref": d.base_ref,
         "stored": d.stored,
-        "counts": {
-            "tests": c.tests,
-            "passed": c.passed,
-            "failed": c.failed,
-            "errors": c.errors,
-            "skipped": c.skipped,
-            "retried": c.retried,
-            "flaky": c.flaky,
-        },
+        "counts": counts_object(d.counts),
         "failures": [_finding(f) for f in d.failures],
         "muted": [
             {

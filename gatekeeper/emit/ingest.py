@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gatekeeper.model import IngestOutcome
+from gatekeeper.model import IngestOutcome, RunCounts
 
 
 def _plural(n: int, word: str) -> str:
@@ -45,8 +45,21 @@ def summary_line(o: IngestOutcome) -> str:
     return f"{run_label(o)}: {'; '.join(parts)}: {status}"
 
 
+def counts_object(c: RunCounts) -> dict[str, int]:
+    """A run's counts as JSON (`ingest --json` puts them at the top level, `gate` under
+    "counts"); the keys are a contract."""
+    return {
+        "tests": c.tests,
+        "passed": c.passed,
+        "failed": c.failed,
+        "errors": c.errors,
+        "skipped": c.skipped,
+        "retried": c.retried,
+        "flaky": c.flaky,
+    }
+
+
 def json_object(o: IngestOutcome) -> dict[str, Any]:
-    c = o.counts
     m = o.meta
     return {
         "service": m.service,
@@ -57,13 +70,7 @@ def json_object(o: IngestOutcome) -> dict[str, Any]:
         "timestamp": m.timestamp.isoformat() if m.timestamp else None,
         "ci_provider": m.ci_provider,
         "stored": o.stored,
-        "tests": c.tests,
-        "passed": c.passed,
-        "failed": c.failed,
-        "errors": c.errors,
-        "skipped": c.skipped,
-        "retried": c.retried,
-        "flaky": c.flaky,
+        **counts_object(o.counts),
         "coverage_files": o.coverage_files,
         "line_rate": round(o.line_rate, 6) if o.line_rate is not None else None,
         "benchmarks": o.benchmarks,

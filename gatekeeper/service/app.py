@@ -697,10 +697,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     now, so that a broken one stops the start instead of every gate; the database may still be
     down (/readyz says so until it is up)."""
     gk = Gatekeeper(settings.settings, env={}, cwd=settings.cwd)
-    config = api.load_config(settings.cwd, settings.env, settings.config)
-    configured = config.registry if config.source else None
-    path, missing_ok = api.registry_location(
-        settings.registry, settings.env, settings.cwd, configured
+    config, path, missing_ok = api.config_and_registry(
+        settings.cwd, settings.env, settings.config, settings.registry
     )
     api.quarantine_view(path, missing_ok)  # a missing named file, or a broken one, stops here
     metrics = Metrics(lambda: api.quarantined_per_service(path, missing_ok))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
+from gatekeeper import model
 from gatekeeper.model import Outcome
 
 # Outcomes are stored as a small integer so the results table stays narrow; never renumber.
@@ -130,3 +132,21 @@ def load_json_floats(text: str | None) -> tuple[float, ...]:
     if not text:
         return ()
     return tuple(float(item) for item in json.loads(text))
+
+
+def benchmark(m: Mapping[str, Any]) -> model.BenchmarkResult:
+    """A `benchmarks` row (as a mapping of its columns) as the model's record."""
+    return model.BenchmarkResult(
+        name=m["name"],
+        value=m["value"],
+        unit=m["unit"],
+        statistic=m["statistic"],
+        direction=model.Direction(m["direction"]),
+        spread=m["spread"],
+        spread_kind=None if m["spread_kind"] is None else model.SpreadKind(m["spread_kind"]),
+        lower=m["lower"],
+        upper=m["upper"],
+        samples=load_json_floats(m["samples"]),
+        iterations=m["iterations"],
+        group=m["bench_group"],
+    )

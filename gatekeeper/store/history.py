@@ -1034,21 +1034,7 @@ def _package(row: AnyRow) -> model.PackageCoverage:
 
 
 def _benchmark(row: AnyRow | dict[str, Any]) -> model.BenchmarkResult:
-    m = row if isinstance(row, dict) else row._mapping
-    return model.BenchmarkResult(
-        name=m["name"],
-        value=m["value"],
-        unit=m["unit"],
-        statistic=m["statistic"],
-        direction=model.Direction(m["direction"]),
-        spread=m["spread"],
-        spread_kind=None if m["spread_kind"] is None else model.SpreadKind(m["spread_kind"]),
-        lower=m["lower"],
-        upper=m["upper"],
-        samples=codec.load_json_floats(m["samples"]),
-        iterations=m["iterations"],
-        group=m["bench_group"],
-    )
+    return codec.benchmark(row if isinstance(row, dict) else row._mapping)
 
 
 def _executions_query(
