@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -906,6 +907,21 @@ def token_revoke(
     typer.echo(f"token {token.name}: revoked ({token.revoked_at:%Y-%m-%d %H:%M} UTC)")
 
 
+def _source_date_epoch(env: Mapping[str, str]) -> datetime | None:
+    """``$SOURCE_DATE_EPOCH`` (reproducible-builds.org: seconds since 1970) as the report's
+    "generated" stamp, so two runs over the same history write the same bytes."""
+    raw = env.get("SOURCE_DATE_EPOCH", "").strip()
+    if not raw:
+        return None
+    try:
+        return datetime.fromtimestamp(int(raw), UTC)
+    except (ValueError, OverflowError, OSError):
+        raise ConfigError(
+            f"SOURCE_DATE_EPOCH={raw!r}: not a number of seconds since 1970-01-01",
+            hint="set it to an integer such as $(git log -1 --format=%ct), or unset it",
+        ) from None
+
+
 @app.command()
 def report(
     since: Annotated[
@@ -952,6 +968,7 @@ def report(
         raise ConfigError(
             f"--format {fmt}: not a report format", hint="choose " + ", ".join(emit_report.FORMATS)
         )
+    stamp = _source_date_epoch(os.environ)  # checked first: matplotlib reads it too
     remote = _client(
         server,
         db=db,
@@ -978,6 +995,8 @@ def report(
             )
         finally:
             gk.close()
+        if stamp is not None:
+            weekly = dataclasses.replace(weekly, generated_at=stamp)
         text = emit_report.render(weekly, fmt)
     if out is None:
         typer.echo(text, nl=False)

@@ -32,6 +32,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     ci_vars = ("GITHUB_", "GITLAB_", "CI_", "BUILDKITE", "CIRCLE", "JENKINS", "GIT_", "BUILD_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(ci_vars) and k != "CI"}
     env.pop("GATEKEEPER_DB", None)
+    env.pop("SOURCE_DATE_EPOCH", None)
     env.update(extra)
     return env
 

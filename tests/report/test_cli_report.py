@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.test_cli_ingest import gatekeeper
+from tests.test_cli_ingest import clean_env, gatekeeper
 
 from .conftest import History
 
@@ -25,9 +25,23 @@ def test_report_command_writes_each_format(history: History, tmp_path: Path) -> 
     assert data["health"]["total"]["runs"] == 46  # the sample's second week (README tables)
     html = (tmp_path / "week.html").read_text(encoding="utf-8")
     assert html.count("<svg") >= 6
-    # stdout when there is no --out, and the same bytes
-    printed = gatekeeper("report", *period, *where, cwd=tmp_path)
-    assert printed.returncode == 0 and printed.stdout == text
+    # stdout when there is no --out, and the same bytes (a fixed stamp: the clock may tick over
+    # a minute between the two runs)
+    pinned = clean_env(SOURCE_DATE_EPOCH="1795000000")
+    written = gatekeeper("report", *period, *where, "--out", "pinned.md", cwd=tmp_path, env=pinned)
+    printed = gatekeeper("report", *period, *where, cwd=tmp_path, env=pinned)
+    assert written.returncode == 0 and printed.returncode == 0, written.stderr + printed.stderr
+    assert printed.stdout == (tmp_path / "pinned.md").read_text(encoding="utf-8")
+    assert "_Generated 2026-11-18 " in printed.stdout  # 1795000000 s after 1970 (UTC)
+
+    # apart from that stamp, the report is the one written without it
+    def unstamped(report: str) -> list[str]:
+        return [line for line in report.splitlines() if not line.startswith("_Generated")]
+
+    assert unstamped(printed.stdout) == unstamped(text)
+    bad = gatekeeper("report", *period, *where, cwd=tmp_path,
+                     env=clean_env(SOURCE_DATE_EPOCH="yesterday"))  # fmt: skip
+    assert bad.returncode == 2 and "SOURCE_DATE_EPOCH='yesterday'" in bad.stderr
 
 
 def test_report_refuses_what_it_cannot_do(history: History, tmp_path: Path) -> None:
