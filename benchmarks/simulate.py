@@ -113,9 +113,13 @@ class GroundTruth:
     - flaky tests whose passes since their last failure would be a 1-in-100 fluke at their rate,
       ``(1 - rate) ** n < 0.01``: the history says they healed.
 
-    ``detectable``: the flaky tests with at least two failures of their own, or a failure and a
-    pass on one commit (a retry); with one failure and no retry, a flake is indistinguishable
-    from a regression fixed at the next commit (docs/statistics.md, known limits).
+    - flaky tests whose own failures all fell on one commit, with no pass on that commit
+      (``one_commit``): one red commit between green ones is exactly what a regression fixed at
+      the next commit looks like (at the last commit: a regression not fixed yet), and the
+      classifier must not quarantine a regression (docs/statistics.md, known limits).
+
+    ``one_commit`` is kept apart so that the harness can also score as if they were flaky
+    (the strict F1).
 
     ``onset`` maps every truly flaky test to the commit its current flaky phase began
     (its first commit when it was flaky from the start).
@@ -125,7 +129,7 @@ class GroundTruth:
     broken: frozenset[tuple[str, str]]
     all_tests: frozenset[tuple[str, str]]
     ambiguous: frozenset[tuple[str, str]]
-    detectable: frozenset[tuple[str, str]]
+    one_commit: frozenset[tuple[str, str]]
     onset: dict[tuple[str, str], int]
     commit_index: dict[str, int]  # commit sha -> its position in the history
     executions: int
@@ -263,15 +267,17 @@ def simulate(sc: Scenario, out: Path) -> GroundTruth:
         and key[id(t)] not in broken
         and (1 - t.rate) ** t.runs_since_heal >= 0.05
     } | {k for k in flaky if (1 - info[k].rate) ** info[k].passes_since_failure < 0.01}
+    one_commit = {
+        k
+        for k in flaky - ambiguous
+        if len(info[k].fail_commits) == 1 and not info[k].fail_commits & info[k].pass_commits
+    }
+    ambiguous |= one_commit
     flaky -= ambiguous
     return GroundTruth(
         flaky=frozenset(flaky),
         ambiguous=frozenset(ambiguous),
-        detectable=frozenset(
-            k
-            for k in flaky
-            if info[k].own_failures_in_phase >= 2 or info[k].fail_commits & info[k].pass_commits
-        ),
+        one_commit=frozenset(one_commit),
         broken=frozenset(broken),
         all_tests=frozenset(key.values()),
         onset={key[id(t)]: t.flaky_from for t in tests if key[id(t)] in flaky},

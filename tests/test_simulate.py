@@ -71,3 +71,31 @@ def test_ground_truth_matches_the_files(tmp_path: Path) -> None:
     for (service, c, _, test_id), messages in fails.items():
         if c == last and BROKEN_MSG in messages:
             assert (service, test_id) in truth.broken
+
+
+LOW = Scenario(
+    "tiny, low rates", commits=40, tests=120, services=2, flaky_share=0.5, rate_min=0.01,
+    rate_max=0.05, seed=6,
+)  # fmt: skip
+
+
+def test_one_commit_flakes_look_like_a_fixed_regression(tmp_path: Path) -> None:
+    """A one-commit flake (left out of the main score) failed with the flaky message on exactly
+    one commit and never passed on that commit: what a regression fixed at the next commit looks
+    like. Every flake still scored has two red commits or a pass on its red commit."""
+    truth = simulate(LOW, tmp_path)
+    lines, fails = _read(tmp_path)
+    assert truth.one_commit and truth.one_commit <= truth.ambiguous
+    assert not truth.one_commit & truth.flaky
+    index = {sha: c for c, sha in enumerate(dict.fromkeys(str(e["commit"]) for e in lines))}
+    passed: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for entry in lines:
+        root = etree.parse(str(tmp_path / str(entry["path"]))).getroot()
+        for case in root.iter("testcase"):
+            if case.find("failure") is None:
+                test_id = model.make_test_id(case.get("classname", ""), case.get("name", ""))
+                passed[(str(entry["service"]), test_id)].add(index[str(entry["commit"])])
+    for key in truth.one_commit | truth.flaky:
+        red = {c for (s, c, _, t), ms in fails.items() if (s, t) == key and FLAKY_MSG in ms}
+        assert red, key
+        assert (len(red) == 1 and not red & passed[key]) == (key in truth.one_commit), key
