@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from gatekeeper.api import FORMATS
 from gatekeeper.errors import EXIT_CANNOT_DECIDE, ConfigError, GatekeeperError
+from gatekeeper.formats import FORMATS
 
 if TYPE_CHECKING:
     from gatekeeper.api import ClassifyOutcome, Gatekeeper, MetaFlags, Output, Progress

@@ -653,3 +653,27 @@ def test_criterion_glob_skips_the_previous_run(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["benchmarks"] == 1
+
+
+def test_help_imports_nothing_heavy(tmp_path: Path) -> None:
+    """`gatekeeper --help` must answer in a blink (under 0.25 s, benchmarks/run.py --only help):
+    it may not import the model, the API, the database, XML, statistics or web stacks."""
+    probe = (
+        "import sys\n"
+        "sys.argv = ['gatekeeper', '--help']\n"
+        "from gatekeeper.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('gatekeeper.model', 'gatekeeper.api', 'gatekeeper.store', 'sqlalchemy', "
+        "'lxml', 'scipy', 'numpy', 'fastapi', 'httpx', 'matplotlib', 'yaml')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy),"
+        " file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=clean_env(), capture_output=True,
+        text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert "Usage" in done.stdout and "ingest" in done.stdout
+    assert done.stderr.strip() == "[]"

@@ -9,36 +9,23 @@ Every parser module exposes the same three names (the contract):
   is the file's path, used in messages (and, for Criterion's estimates.json, the benchmark
   name). Raises a ``gatekeeper.errors.InputError`` subclass on input it cannot use.
 
-Adding a format adds a module and one line in ``_MODULES``.
+Adding a format adds a module and one line in ``gatekeeper.formats.PARSER_MODULES``.
 """
 
 from __future__ import annotations
 
 import importlib
 from types import ModuleType
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from gatekeeper.errors import EmptyReportError, UnknownFormatError
-from gatekeeper.model import ParsedReport
+from gatekeeper.formats import FORMATS as FORMATS
+from gatekeeper.formats import PARSER_MODULES
+
+if TYPE_CHECKING:
+    from gatekeeper.model import ParsedReport
 
 HEAD_BYTES = 64 * 1024
-
-# format name -> module (imported lazily: `gatekeeper --help` must not pay for lxml)
-_MODULES: dict[str, str] = {
-    "junit": "gatekeeper.parsers.junit",
-    "libtest": "gatekeeper.parsers.libtest",
-    "libtest-json": "gatekeeper.parsers.libtest_json",
-    "nextest": "gatekeeper.parsers.nextest",
-    "cobertura": "gatekeeper.parsers.cobertura",
-    "criterion": "gatekeeper.parsers.criterion",
-    "criterion-json": "gatekeeper.parsers.criterion_json",
-    "pytest-benchmark": "gatekeeper.parsers.pytest_benchmark",
-    "google-benchmark": "gatekeeper.parsers.google_benchmark",
-    "go-bench": "gatekeeper.parsers.go_bench",
-    "gotest-json": "gatekeeper.parsers.gotest_json",
-}
-
-FORMATS: tuple[str, ...] = tuple(_MODULES)
 
 # A head that starts with "<" is asked of the XML parsers first; the others are asked only if
 # none of those recognises it. Sniffing text formats means scanning 64 KiB with regexes, which
@@ -55,7 +42,7 @@ class Parser(Protocol):
 
 
 def parser_for(name: str) -> Parser:
-    module: ModuleType = importlib.import_module(_MODULES[name])
+    module: ModuleType = importlib.import_module(PARSER_MODULES[name])
     return cast(Parser, module)
 
 
@@ -67,7 +54,7 @@ def detect(head: bytes, source: str) -> str:
         )
     order: tuple[tuple[str, ...], ...]
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
-        order = (_XML_FORMATS, tuple(n for n in _MODULES if n not in _XML_FORMATS))
+        order = (_XML_FORMATS, tuple(n for n in FORMATS if n not in _XML_FORMATS))
     else:
         order = (FORMATS,)
     best, best_score = "", 0
@@ -83,7 +70,7 @@ def detect(head: bytes, source: str) -> str:
     if not best:
         raise UnknownFormatError(
             source,
-            "not a report format gatekeeper reads (tried " + ", ".join(_MODULES) + ")",
+            "not a report format gatekeeper reads (tried " + ", ".join(FORMATS) + ")",
             hint="pass --format NAME if you know it; see docs/formats/",
         )
     return best
@@ -93,9 +80,9 @@ def parse(data: bytes, source: str, fmt: str = "auto") -> ParsedReport:
     """Detect (unless ``fmt`` names one) and parse one report."""
     if fmt == "auto":
         fmt = detect(data[:HEAD_BYTES], source)
-    elif fmt not in _MODULES:
+    elif fmt not in FORMATS:
         raise UnknownFormatError(
-            source, f"unknown format {fmt!r}", hint="choose one of: auto, " + ", ".join(_MODULES)
+            source, f"unknown format {fmt!r}", hint="choose one of: auto, " + ", ".join(FORMATS)
         )
     elif not data.strip(b"\xef\xbb\xbf \t\r\n"):
         raise EmptyReportError(
