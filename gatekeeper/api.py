@@ -1050,7 +1050,7 @@ class Gatekeeper:
         store = self.store
         quarantined = {e.key for e in reg.entries if e.quarantined}
         classification = flaky.classify(
-            store.executions(service=service),
+            store.execution_list(service=service),
             flaky.ClassifierConfig(default_branch=config.default_branch),
             quarantined=quarantined,
         )
@@ -1809,7 +1809,7 @@ def update_registry(
         original = data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
     quarantined = {e.key for e in old.entries if e.quarantined}
     result = flaky.classify(
-        gk.store.executions(service=service),
+        gk.store.execution_list(service=service),
         flaky.ClassifierConfig(default_branch=default_branch),
         quarantined=quarantined,
     )

@@ -15,6 +15,7 @@ from gatekeeper import model
 from gatekeeper.flaky.config import ClassifierConfig
 
 RunKey = tuple[str, str, int]  # (service, run_id, attempt)
+_FAILING = frozenset(o for o in model.Outcome if o.is_failure)
 
 _HEX = re.compile(r"0x[0-9a-fA-F]+")
 _NUMBER = re.compile(r"\d+")
@@ -55,15 +56,17 @@ class _RunTally:
 def tally_runs(executions: Iterable[model.TestExecution]) -> dict[RunKey, _RunTally]:
     """Per run attempt, the tests that ran (not skipped) and those with a failing execution."""
     runs: dict[RunKey, _RunTally] = {}
+    skipped, failing = model.Outcome.SKIPPED, _FAILING
     for e in executions:
-        if e.outcome is model.Outcome.SKIPPED:
+        outcome = e.outcome
+        if outcome is skipped:
             continue
         key = (e.service, e.run_id, e.attempt)
         tally = runs.get(key)
         if tally is None:
             tally = runs[key] = _RunTally(e.commit, e.branch, e.timestamp)
         tally.tests.add(e.test_id)
-        if e.outcome.is_failure:
+        if outcome in failing:
             tally.failed.add(e.test_id)
             norm = normalise_message(e.message)
             if norm is not None and (e.test_id, norm) not in tally.seen:

@@ -95,6 +95,10 @@ class _Commit:
 class _History:
     commits: list[_Commit]
     burst_failures: int
+    #: For a test that did not fail (and is not quarantined): (commits, executions) on its
+    #: timeline, counted without building the commits (most tests of a suite; ``commits`` is
+    #: then empty).
+    clean: tuple[int, int] | None = None
 
 
 def _history(
@@ -118,11 +122,20 @@ def _history(
             failed = True
         usable.append(e)
     if not failed and not need_order:
-        # Most tests never fail: their verdict needs no order unless the window cuts it (or
-        # they are quarantined: a flaky verdict says since when).
-        commits = _group(usable, config, None)
-        if not config.window or len(commits) <= config.window:
-            return _History(commits, burst_failures)
+        # Most tests never fail: their verdict needs only how many commits and executions
+        # their timeline holds, unless the window cuts it (or they are quarantined: a flaky
+        # verdict says since when). A clean commit counts when it is on the default branch
+        # (another branch's commit only where the test both passed and failed: never here).
+        default = config.default_branch
+        names = [e.commit or f"run {e.run_id}" for e in usable]
+        on_default = {
+            name
+            for name, e in zip(names, usable, strict=True)
+            if e.branch is None or e.branch == default
+        }
+        if not config.window or len(on_default) <= config.window:
+            executions_on = sum(1 for name in names if name in on_default)
+            return _History([], burst_failures, clean=(len(on_default), executions_on))
     # The outcome last, so that even duplicate rows sort the same whatever the input order.
     keyed = [
         ((stamps[e.timestamp], e.run_id, e.attempt, e.retry, e.outcome.value), e) for e in usable
@@ -175,6 +188,8 @@ def _classify_test(
     prior: Prior,
     is_quarantined: bool,
 ) -> model.TestVerdict:
+    if history.clean is not None:
+        return _clean_verdict(key, history.clean, history.burst_failures, config)
     commits = history.commits
     seq = [e for c in commits for e in c.executions]
     failing = [e for e in seq if e.outcome in _FAILED]
@@ -232,6 +247,20 @@ def _classify_test(
         return verdict(model.Verdict.FLAKY, p_flaky, last)
     k, m = (last.failures, last.executions) if last is not None else (0, 0)
     return verdict(model.Verdict.STABLE, rate_below(k, m, config.stable_rate), last)
+
+
+def _clean_verdict(
+    key: TestKey, clean: tuple[int, int], burst_failures: int, config: ClassifierConfig
+) -> model.TestVerdict:
+    """The verdict of a test that did not fail and is not quarantined, as ``_classify_test``
+    would give it: one passing segment, insufficient-data below ``min_runs``, else stable."""
+    commits, executions = clean
+    facts = _Facts(executions, 0, 0, 0, burst_failures, None, None)
+    last = Segment(0, commits, 0, executions) if commits else None
+    if executions < config.min_runs:
+        return _verdict(key, model.Verdict.INSUFFICIENT_DATA, 1.0, last, [], facts, ())
+    confidence = rate_below(0, executions, config.stable_rate)
+    return _verdict(key, model.Verdict.STABLE, confidence, last, [], facts, ())
 
 
 def _since_flaky(segments: list[Segment]) -> Segment | None:

@@ -79,8 +79,33 @@ def segment(failures: IntArray, executions: IntArray, prior: Prior) -> tuple[lis
     ``failures[i]``/``executions[i]`` are the counts of commit ``i``; change points fall only
     between commits. Cost = minus the log posterior, up to a constant: the sum of the segment
     costs (the cheaper of deterministic, if the segment is pure, and flaky) plus
-    ``prior.penalty`` per change point. O(n^2) in the number of commits, vectorised per end.
+    ``prior.penalty`` per change point. O(n^2) in the number of units, vectorised per end.
+
+    A unit is a failing commit or a whole stretch of consecutive clean commits: some optimal
+    segmentation never cuts inside a clean stretch. (Cutting it at ``x`` of its ``L`` passes
+    gives the segments on either side costs that are each constant or concave in ``x`` -- minus
+    the log of a beta function, in its second argument -- so their sum is concave and smallest
+    at ``x = 0`` or ``x = L``.) A history of 300 commits with a handful of failures is a few
+    dozen units.
     """
+    failures = np.asarray(failures, dtype=np.int64)
+    executions = np.asarray(executions, dtype=np.int64)
+    n = len(executions)
+    if n == 0:
+        return [], 0.0
+    clean = failures == 0
+    starts = np.flatnonzero(np.concatenate(([True], ~(clean[1:] & clean[:-1]))))
+    if len(starts) == n:
+        return _segment(failures, executions, prior)
+    units, cost = _segment(
+        np.add.reduceat(failures, starts), np.add.reduceat(executions, starts), prior
+    )
+    edges = [*starts.tolist(), n]
+    return [Segment(edges[u.start], edges[u.end], u.failures, u.executions) for u in units], cost
+
+
+def _segment(failures: IntArray, executions: IntArray, prior: Prior) -> tuple[list[Segment], float]:
+    """``segment`` over units, one per element of the arrays."""
     n = len(executions)
     if n == 0:
         return [], 0.0

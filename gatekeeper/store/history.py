@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import json
 from collections import Counter
-from collections.abc import Collection, Generator, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
@@ -169,13 +169,8 @@ class HistoryStore(ReportQueries, TokenStore):
         """
         # Building 100k+ row tuples would trigger many full garbage collections of the
         # caller's records (a tenth of the time); none of it makes reference cycles.
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with _gc_paused():
             return self._save_runs(runs)
-        finally:
-            if gc_was_enabled:
-                gc.enable()
 
     def _save_runs(self, runs: Sequence[model.Run]) -> list[bool]:
         stored = [False] * len(runs)
@@ -547,6 +542,25 @@ class HistoryStore(ReportQueries, TokenStore):
             for partition in result.partitions():  # fewer per-row calls than iterating rows
                 for row in partition:
                     yield runs.execution(row)
+
+    def execution_list(
+        self,
+        *,
+        service: str | None = None,
+        since: datetime | None = None,
+        branch: str | None = None,
+    ) -> list[model.TestExecution]:
+        """The executions ``executions()`` yields, as one list in storage order: what the
+        classifier reads (it groups and orders them itself), in about half the time.
+
+        The results are read straight from the driver and joined with their run and test in
+        memory, with the garbage collector paused (600,000 records make no reference cycles,
+        but would trigger dozens of full collections). Executions of runs stored after the read
+        began are left out.
+        """
+        with self._transaction("reading test executions") as conn, _gc_paused():
+            runs = _RunInfo(conn, service=service, branch=branch, since=since)
+            return _scan_executions(conn, runs.prefixes(), service)
 
     def first_seen(self, service: str) -> dict[str, datetime]:
         """test_id -> when the test first appeared (the time of the earliest run naming it)."""
@@ -1066,6 +1080,64 @@ def _executions_query(
     )
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while building many records that make no cycles."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+_SCAN_BATCH = 5000
+_RunPrefix = tuple[int, str, int, str | None, str | None, datetime | None]
+
+
+def _scan_executions(
+    conn: Connection, runs: dict[int, _RunPrefix], service: str | None
+) -> list[model.TestExecution]:
+    """Every result row of ``runs`` (and of ``service``'s tests), joined in memory.
+
+    The hot loop of every classify (600,000 rows for a big history): a cursor of the driver's
+    own, plain tuples, one dictionary lookup for the run and one for the test per row.
+    """
+    tests_query = select(TESTS.c.id, TESTS.c.service, TESTS.c.test_id)
+    stmt = select(
+        RESULTS.c.test_fk, RESULTS.c.run_fk, RESULTS.c.outcome, RESULTS.c.retry,
+        RESULTS.c.duration, RESULTS.c.message,
+    )  # fmt: skip
+    if service is not None:
+        tests_query = tests_query.where(TESTS.c.service == service)
+        stmt = stmt.where(
+            RESULTS.c.test_fk.in_(select(TESTS.c.id).where(TESTS.c.service == service))
+        )
+    tests = {pk: (svc, test_id) for pk, svc, test_id in conn.execute(tests_query)}
+    compiled = stmt.compile(dialect=conn.dialect)
+    params = compiled.params  # text only: no bind processing needed
+    args = tuple(params[n] for n in compiled.positiontup or ()) if compiled.positional else params
+    raw = conn.connection.driver_connection  # inside the transaction SQLAlchemy began
+    assert raw is not None
+    # PostgreSQL: a server-side cursor, so that the rows stream instead of arriving at once
+    cursor = raw.cursor("gatekeeper_executions") if conn.dialect.name != "sqlite" else raw.cursor()
+    execution = _EXECUTION
+    outcomes = _OUTCOMES
+    out: list[model.TestExecution] = []
+    try:
+        cursor.execute(str(compiled), args)
+        while batch := cursor.fetchmany(_SCAN_BATCH):
+            out += [
+                execution(*test, *run, outcomes[outcome], retry, duration, message)
+                for test_fk, run_fk, outcome, retry, duration, message in batch
+                if (run := runs.get(run_fk)) is not None and (test := tests.get(test_fk))
+            ]
+    finally:
+        cursor.close()
+    return out
+
+
 def _run_filters(query: Select[Any], *, branch: str | None, since: datetime | None) -> Select[Any]:
     if branch is not None:
         query = query.where(RUNS.c.branch == branch)
@@ -1075,6 +1147,8 @@ def _run_filters(query: Select[Any], *, branch: str | None, since: datetime | No
 
 
 _OUTCOMES = codec.OUTCOMES_BY_CODE
+# TestExecution, built positionally from spliced run and test tuples (mypy cannot follow those)
+_EXECUTION: Callable[..., model.TestExecution] = model.TestExecution
 
 
 class _RunInfo:
@@ -1106,6 +1180,11 @@ class _RunInfo:
         for pk, run_id, attempt, commit, branch, run_at in self._conn.execute(query):
             self._runs[pk] = (run_id, attempt, commit, branch, codec.from_db_time(run_at))
 
+    def prefixes(self) -> dict[int, _RunPrefix]:
+        """run pk -> (pk, run_id, attempt, commit, branch, time): the run's part of an
+        execution, ready to splice."""
+        return {pk: (pk, *run) for pk, run in self._runs.items()}
+
     def execution(self, row: AnyRow) -> model.TestExecution:
         service, test_id, run_pk, outcome, retry, duration, message = row
         run = self._runs.get(run_pk)
@@ -1114,6 +1193,5 @@ class _RunInfo:
             run = self._runs[run_pk]
         # positional: (service, test_id, run_pk, run_id, attempt, commit, branch, timestamp,
         # outcome, retry, duration, message) -- the hot loop of every classify
-        return model.TestExecution(
-            service, test_id, run_pk, *run, _OUTCOMES[outcome], retry, duration, message
-        )
+        return _EXECUTION(service, test_id, run_pk, *run, _OUTCOMES[outcome], retry, duration,
+                          message)  # fmt: skip

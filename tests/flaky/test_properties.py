@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import random
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gatekeeper import model
 from gatekeeper.flaky import ClassifierConfig, classify
+from gatekeeper.flaky.segment import Prior, _segment, segment
 
 from .test_rules import history, run
 
@@ -90,3 +93,31 @@ def test_failing_on_every_run_since_a_commit_is_broken_never_flaky(
     (verdict,) = classify(history("." * passes + failures), quarantined=held).verdicts
     assert verdict.verdict is model.Verdict.BROKEN
     assert verdict.since is not None and verdict.since.commit == f"c{passes:04d}"
+
+
+@st.composite
+def sparse_histories(draw: st.DrawFn) -> tuple[list[int], list[int]]:
+    """Per commit (failures, executions): mostly clean, with failing, mixed and all-failing
+    commits in between, and priors from the whole plausible range."""
+    totals = draw(st.lists(st.integers(1, 3), min_size=1, max_size=60))
+    fails = [draw(st.sampled_from([0] * 6 + list(range(t + 1)))) for t in totals]
+    return fails, totals
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sparse_histories(),
+    st.sampled_from([0.01, 0.05, 0.2]),
+    st.sampled_from([0.002, 0.01, 0.05]),
+)
+def test_merging_clean_stretches_keeps_the_optimal_segmentation(
+    counts: tuple[list[int], list[int]], flaky_prior: float, change_prior: float
+) -> None:
+    """The segmentation over units (clean stretches merged) is the one over single commits:
+    the same change points and the same cost."""
+    fails, totals = (np.array(x, dtype=np.int64) for x in counts)
+    prior = Prior(flaky=flaky_prior, change=change_prior)
+    merged, cost = segment(fails, totals, prior)
+    single, single_cost = _segment(fails, totals, prior)
+    assert merged == single
+    assert math.isclose(cost, single_cost, rel_tol=1e-12, abs_tol=1e-9)
