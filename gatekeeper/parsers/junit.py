@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import gc
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lxml import etree
@@ -27,6 +25,7 @@ from gatekeeper.parsers._xml import (
     scan_prolog,
     unsafe_hint,
 )
+from gatekeeper.pauses import gc_paused
 
 NAME = "junit"
 
@@ -629,24 +628,6 @@ def _case_line(data: bytes, ordinal: int) -> int:
     return data.count(newline, 0, pos) + 1
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a report is read.
-
-    Every TestResult is a tracked object, so a 100k-testcase report triggers hundreds of
-    collections that rescan the growing result list (a fifth of the parse time); the results
-    hold no reference cycles, so there is nothing for them to find. The previous state is
-    restored, so a caller that disabled the collector keeps it disabled.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def parse(data: bytes, source: str) -> ParsedReport:
     """Every testcase execution in a JUnit XML report, in document order."""
     blank = b"\xef\xbb\xbf \t\r\n"
@@ -657,7 +638,7 @@ def parse(data: bytes, source: str) -> ParsedReport:
     prolog, root_line = check_prolog(data, source)
     read = _Read()
     try:
-        with _gc_paused():
+        with gc_paused():
             etree.fromstring(data, _parser(_reader(read, prolog.doctype is not None)))
     except _WrongRoot as wrong:
         try:  # "well-formed XML but ..." must be true before it is said

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 from collections import Counter
 from collections.abc import Callable, Collection, Generator, Iterator, Sequence
@@ -32,6 +31,7 @@ from sqlalchemy.engine import Connection
 
 from gatekeeper import model
 from gatekeeper.errors import SchemaVersionError, StoreError
+from gatekeeper.pauses import gc_paused
 from gatekeeper.store import bulk, codec, migrations
 from gatekeeper.store.engine import (
     CHECK_DB,
@@ -169,7 +169,7 @@ class HistoryStore(ReportQueries, TokenStore):
         """
         # Building 100k+ row tuples would trigger many full garbage collections of the
         # caller's records (a tenth of the time); none of it makes reference cycles.
-        with _gc_paused():
+        with gc_paused():
             return self._save_runs(runs)
 
     def _save_runs(self, runs: Sequence[model.Run]) -> list[bool]:
@@ -558,7 +558,7 @@ class HistoryStore(ReportQueries, TokenStore):
         but would trigger dozens of full collections). Executions of runs stored after the read
         began are left out.
         """
-        with self._transaction("reading test executions") as conn, _gc_paused():
+        with self._transaction("reading test executions") as conn, gc_paused():
             runs = _RunInfo(conn, service=service, branch=branch, since=since)
             return _scan_executions(conn, runs.prefixes(), service)
 
@@ -1078,18 +1078,6 @@ def _executions_query(
         RESULTS.c.retry,
         RESULTS.c.id,
     )
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while building many records that make no cycles."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 _SCAN_BATCH = 5000
