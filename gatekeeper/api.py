@@ -59,6 +59,7 @@ from gatekeeper.model import (
     TestVerdict,
     WeeklyReport,
 )
+from gatekeeper.pauses import gc_paused
 from gatekeeper.rules import GateConfig
 
 if TYPE_CHECKING:
@@ -743,7 +744,16 @@ class Gatekeeper:
     def ingest_manifest(
         self, manifest: Path, progress: Progress | None = None
     ) -> list[IngestOutcome]:
-        """Backfill: every line of a JSONL manifest is one run's report; one transaction for all."""
+        """Backfill: every line of a JSONL manifest is one run's report; one transaction for all.
+
+        The garbage collector is paused throughout: the runs are all held until the one save,
+        and between two reports it would rescan every record read so far (600,000 results of
+        2,400 files: a fifth of the backfill), finding no cycles.
+        """
+        with gc_paused():
+            return self._ingest_manifest(manifest, progress)
+
+    def _ingest_manifest(self, manifest: Path, progress: Progress | None) -> list[IngestOutcome]:
         entries = list(read_manifest(manifest, self._display(manifest)))
         runs: list[Run] = []
         total = sum(len(paths) for _, paths, _ in entries)
