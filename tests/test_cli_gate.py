@@ -372,8 +372,11 @@ def _git(repo: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
 
 
-def test_a_real_pytest_run_gated_with_patch_coverage(tmp_path: Path) -> None:
-    """A tiny project: real pytest with --junitxml and pytest-cov, real git, the real gate."""
+def pr_project(tmp_path: Path, env: dict[str, str]) -> Path:
+    """A tiny Python project on a feature branch, tested for real: ``main`` has ``add``; the
+    branch adds ``div``, whose error branch (line 7) no test reaches (lines 5-8 are new).
+    pytest with --junitxml and pytest-cov has written junit.xml and coverage.xml; the
+    (uncommitted) gatekeeper.yml asks for 50% coverage overall and 80% on the patch."""
     repo = tmp_path / "proj"
     (repo / "calc").mkdir(parents=True)
     (repo / "tests").mkdir()
@@ -386,7 +389,6 @@ def test_a_real_pytest_run_gated_with_patch_coverage(tmp_path: Path) -> None:
     _git(repo, "add", "-A")
     _git(repo, "commit", "-qm", "base")
     _git(repo, "checkout", "-qb", "feature")
-    # the change: a new function whose error branch no test reaches (lines 5-8 are new)
     (repo / "calc" / "ops.py").write_text(
         "def add(a, b):\n    return a + b\n\n\n"
         "def div(a, b):\n    if b == 0:\n        raise ZeroDivisionError('b')\n    return a / b\n"
@@ -396,13 +398,19 @@ def test_a_real_pytest_run_gated_with_patch_coverage(tmp_path: Path) -> None:
         "def test_div():\n    assert div(4, 2) == 2\n"
     )
     _git(repo, "commit", "-qam", "div")
-    env = {k: v for k, v in clean_env().items() if not k.startswith("PYTEST_")}
+    env = {k: v for k, v in env.items() if not k.startswith("PYTEST_")}
     subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--cov=calc",
          "--cov-report=xml:coverage.xml", "--junitxml=junit.xml", "tests"],
         cwd=repo, env=env, check=True, capture_output=True,
     )  # fmt: skip
     (repo / "gatekeeper.yml").write_text("coverage: {line: 50, patch: 80}\n")
+    return repo
+
+
+def test_a_real_pytest_run_gated_with_patch_coverage(tmp_path: Path) -> None:
+    """A tiny project: real pytest with --junitxml and pytest-cov, real git, the real gate."""
+    repo = pr_project(tmp_path, clean_env())
     done = gatekeeper(
         "gate", "junit.xml", "coverage.xml", "--service", "calc", "--run-id", "pr-1",
         "--base", "main", "--format", "json", cwd=repo,

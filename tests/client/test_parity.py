@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from ..conftest import REALWORLD
 from ..service.conftest import make_token, start_server
-from ..test_cli_gate import PASSING, _git
+from ..test_cli_gate import PASSING, pr_project
 from .conftest import World, client_env, error_line, run
 
 NEXT = Path("next") / "user-service"
@@ -255,34 +254,7 @@ def test_real_world_reports_gate_as_they_gate_locally(world: World, report: Path
 def test_patch_coverage_over_the_server_judges_this_checkouts_diff(tmp_path: Path) -> None:
     """A tiny project with real pytest, pytest-cov and git: ``gate --base main --server``
     sends the lines git says changed, and the server judges them as the local gate does."""
-    repo = tmp_path / "proj"
-    (repo / "calc").mkdir(parents=True)
-    (repo / "tests").mkdir()
-    (repo / "calc" / "__init__.py").write_text("")
-    (repo / "calc" / "ops.py").write_text("def add(a, b):\n    return a + b\n")
-    (repo / "tests" / "test_ops.py").write_text(
-        "from calc.ops import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
-    )
-    (repo / "gatekeeper.yml").write_text("coverage: {line: 50, patch: 80}\n")
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "base")
-    _git(repo, "checkout", "-qb", "feature")
-    (repo / "calc" / "ops.py").write_text(
-        "def add(a, b):\n    return a + b\n\n\n"
-        "def div(a, b):\n    if b == 0:\n        raise ZeroDivisionError('b')\n    return a / b\n"
-    )
-    (repo / "tests" / "test_ops.py").write_text(
-        "from calc.ops import add, div\n\n\ndef test_add():\n    assert add(1, 2) == 3\n\n\n"
-        "def test_div():\n    assert div(4, 2) == 2\n"
-    )
-    _git(repo, "commit", "-qam", "div")
-    env = {k: v for k, v in client_env().items() if not k.startswith("PYTEST_")}
-    subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--cov=calc",
-         "--cov-report=xml:coverage.xml", "--junitxml=junit.xml", "tests"],
-        cwd=repo, env=env, check=True, capture_output=True,
-    )  # fmt: skip
+    repo = pr_project(tmp_path, client_env())
     service_db = f"sqlite:///{tmp_path / 'service.db'}"
     token = make_token(service_db, "ci", "upload", tmp_path)
     server = start_server(service_db, repo, "--config", "gatekeeper.yml")
