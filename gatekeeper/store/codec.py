@@ -134,6 +134,19 @@ def load_json_floats(text: str | None) -> tuple[float, ...]:
     return tuple(float(item) for item in json.loads(text))
 
 
+def run_counts(m: Mapping[str, Any]) -> model.RunCounts:
+    """The counts columns of a `runs` row (as a mapping of its columns)."""
+    return model.RunCounts(
+        tests=m["tests"],
+        passed=m["passed"],
+        failed=m["failed"],
+        errors=m["errors"],
+        skipped=m["skipped"],
+        retried=m["retried"],
+        flaky=m["flaky"],
+    )
+
+
 def benchmark(m: Mapping[str, Any]) -> model.BenchmarkResult:
     """A `benchmarks` row (as a mapping of its columns) as the model's record."""
     return model.BenchmarkResult(

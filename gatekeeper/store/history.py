@@ -1023,15 +1023,7 @@ def _stored_run(row: AnyRow) -> model.StoredRun:
             ci_provider=m["ci_provider"],
             url=m["url"],
         ),
-        counts=model.RunCounts(
-            tests=m["tests"],
-            passed=m["passed"],
-            failed=m["failed"],
-            errors=m["errors"],
-            skipped=m["skipped"],
-            retried=m["retried"],
-            flaky=m["flaky"],
-        ),
+        counts=codec.run_counts(m),
         ingested_at=ingested,
         warnings=codec.load_json_strings(m["warnings"]),
     )

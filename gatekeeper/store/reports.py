@@ -319,25 +319,24 @@ def _at(value: datetime) -> datetime:
     return stamp
 
 
+def _run_of(m: Any) -> dict[str, Any]:
+    """The run a report row belongs to, as the fields every report sample has."""
+    return {
+        "service": m["service"],
+        "run_id": m["run_id"],
+        "attempt": m["attempt"],
+        "commit": m["commit_sha"],
+        "branch": m["branch"],
+        "at": _at(m["effective_at"]),
+    }
+
+
 def _report_run(row: Any) -> model.ReportRun:
     m = row._mapping
     return model.ReportRun(
         pk=m["id"],
-        service=m["service"],
-        run_id=m["run_id"],
-        attempt=m["attempt"],
-        commit=m["commit_sha"],
-        branch=m["branch"],
-        at=_at(m["effective_at"]),
-        counts=model.RunCounts(
-            tests=m["tests"],
-            passed=m["passed"],
-            failed=m["failed"],
-            errors=m["errors"],
-            skipped=m["skipped"],
-            retried=m["retried"],
-            flaky=m["flaky"],
-        ),
+        **_run_of(m),
+        counts=codec.run_counts(m),
         test_time=float(m["test_time"] or 0.0),
         url=m["url"],
     )
@@ -349,12 +348,7 @@ def _coverage_sample(row: Any) -> model.CoverageSample:
     prefix = "g_" if gated else ""
     return model.CoverageSample(
         run_pk=m["id"],
-        service=m["service"],
-        run_id=m["run_id"],
-        attempt=m["attempt"],
-        commit=m["commit_sha"],
-        branch=m["branch"],
-        at=_at(m["effective_at"]),
+        **_run_of(m),
         lines_valid=int(m[prefix + "lines_valid"]),
         lines_covered=int(m[prefix + "lines_covered"]),
         branches_valid=int(m[prefix + "branches_valid"]),
@@ -367,11 +361,6 @@ def _benchmark_sample(row: Any) -> model.BenchmarkSample:
     m = row._mapping
     return model.BenchmarkSample(
         run_pk=m["run_pk"],
-        service=m["service"],
-        run_id=m["run_id"],
-        attempt=m["attempt"],
-        commit=m["commit_sha"],
-        branch=m["branch"],
-        at=_at(m["effective_at"]),
+        **_run_of(m),
         result=codec.benchmark(m),
     )
