@@ -1102,7 +1102,7 @@ def _scan_executions(
     assert raw is not None
     # PostgreSQL: a server-side cursor, so that the rows stream instead of arriving at once
     cursor = raw.cursor("gatekeeper_executions") if conn.dialect.name != "sqlite" else raw.cursor()
-    execution = _EXECUTION
+    execution: Callable[..., model.TestExecution] = model.TestExecution  # spliced tuples
     outcomes = _OUTCOMES
     out: list[model.TestExecution] = []
     try:
@@ -1127,8 +1127,6 @@ def _run_filters(query: Select[Any], *, branch: str | None, since: datetime | No
 
 
 _OUTCOMES = codec.OUTCOMES_BY_CODE
-# TestExecution, built positionally from spliced run and test tuples (mypy cannot follow those)
-_EXECUTION: Callable[..., model.TestExecution] = model.TestExecution
 
 
 class _RunInfo:
@@ -1173,5 +1171,6 @@ class _RunInfo:
             run = self._runs[run_pk]
         # positional: (service, test_id, run_pk, run_id, attempt, commit, branch, timestamp,
         # outcome, retry, duration, message) -- the hot loop of every classify
-        return _EXECUTION(service, test_id, run_pk, *run, _OUTCOMES[outcome], retry, duration,
-                          message)  # fmt: skip
+        return model.TestExecution(
+            service, test_id, run_pk, *run, _OUTCOMES[outcome], retry, duration, message
+        )
