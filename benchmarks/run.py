@@ -16,6 +16,10 @@ ratio. Targets (from the foundation issue):
   100,000-testcase JUnit file: <= 3x `pycobertura show` on the Cobertura file alone (the gate
   issue; `benchmarks/coverage.py` measures the coverage check alone: <= 0.5x, < 100 MiB).
 
+Beside each ingest ratio it prints the *floor*: a process that imports the store (SQLModel,
+SQLAlchemy) and runs gatekeeper's own JUnit parser over the same files, storing nothing. No
+ingest that keeps this stack and the model records can be faster than that.
+
 Results are printed and written to benchmarks/results/latest.json.
 """
 
@@ -56,6 +60,18 @@ from lxml import etree
 for path in sys.argv[1:]:
     for _event, _elem in etree.iterparse(path):
         pass
+"""
+
+# The floor of any ingest that keeps the issue's stack: import the store (SQLModel, SQLAlchemy)
+# and run gatekeeper's own JUnit parser (bytes -> model records) on each file; store nothing,
+# no CLI. Whatever a store does on top, the ratio cannot go below this one's.
+FLOOR = """
+import sys
+import gatekeeper.store
+from gatekeeper.parsers import junit
+for path in sys.argv[1:]:
+    with open(path, "rb") as f:
+        junit.parse(f.read(), path)
 """
 
 
@@ -123,14 +139,18 @@ def side_by_side(
     t_times: list[float] = []
     b_times: list[float] = []
     p_times: list[float] = []
+    f_times: list[float] = []
     for _ in range(reps):
         b_times.append(timed([sys.executable, "-c", BARE_LXML, *files], WORK))
         p_times.append(timed([sys.executable, "-c", PLAIN_LXML, *files], WORK))
+        f_times.append(timed([sys.executable, "-c", FLOOR, *files], WORK))
         if fresh is not None:
             for suffix in ("", "-wal", "-shm"):
                 Path(str(fresh) + suffix).unlink(missing_ok=True)
         t_times.append(timed(target, WORK))
-    t_med, b_med, p_med = (statistics.median(x) for x in (t_times, b_times, p_times))
+    t_med, b_med, p_med, f_med = (
+        statistics.median(x) for x in (t_times, b_times, p_times, f_times)
+    )
     row = {
         "benchmark": name,
         "gatekeeper_median_s": round(t_med, 4),
@@ -138,12 +158,15 @@ def side_by_side(
         "ratio": round(t_med / b_med, 2),
         "plain_iterparse_median_s": round(p_med, 4),
         "ratio_to_plain_iterparse": round(t_med / p_med, 2),
+        "floor_median_s": round(f_med, 4),
+        "floor_ratio": round(f_med / b_med, 2),
         "gatekeeper_runs_s": [round(t, 4) for t in t_times],
         "baseline_runs_s": [round(t, 4) for t in b_times],
     }
     print(
         f"{name:<38} gatekeeper {t_med:7.3f}s  baseline {b_med:7.3f}s  ratio {t_med / b_med:5.2f}x"
-        f"  (plain iterparse {p_med:.3f}s: {t_med / p_med:.2f}x)"
+        f"  (plain iterparse {p_med:.3f}s: {t_med / p_med:.2f}x;"
+        f" floor: store imports + parse, nothing stored {f_med:.3f}s = {f_med / b_med:.2f}x)"
     )
     return row
 

@@ -1111,23 +1111,26 @@ class Gatekeeper:
     def save(self, runs: Sequence[Run]) -> list[IngestOutcome]:
         """Store runs in one transaction. A run already stored from the same reports is skipped;
         one stored from *other* reports is an error, never a silent loss of the new ones."""
-        for run in runs:
-            self._check_not_conflicting(run)
+        self._check_not_conflicting(runs)
         stored = self.store.save_runs(runs)
         return [outcome_of(run, was_stored) for run, was_stored in zip(runs, stored, strict=True)]
 
-    def _check_not_conflicting(self, run: Run) -> None:
-        m = run.meta
-        existing = self.store.find_run(m.service, m.run_id, m.attempt)
-        if existing is None:
-            return
-        stored = {s.sha256 for s in self.store.run_sources(existing.pk)}
-        if stored != {s.sha256 for s in run.sources}:
-            raise RunConflictError(
-                f"{m.service} run {m.run_id} attempt {m.attempt}: already stored from other "
-                "report files; a run is stored once, from all of its reports",
-                hint="ingest all of a job's reports in one call, or give each job its own --run-id",
-            )
+    def _check_not_conflicting(self, runs: Sequence[Run]) -> None:
+        stored = self.store.stored_sources(
+            [(r.meta.service, r.meta.run_id, r.meta.attempt) for r in runs]
+        )
+        for run in runs:
+            m = run.meta
+            shas = stored.get((m.service, m.run_id, m.attempt))
+            if shas is not None and shas != {s.sha256 for s in run.sources}:
+                raise RunConflictError(
+                    f"{m.service} run {m.run_id} attempt {m.attempt}: already stored from other "
+                    "report files; a run is stored once, from all of its reports",
+                    hint=(
+                        "ingest all of a job's reports in one call, "
+                        "or give each job its own --run-id"
+                    ),
+                )
 
     # -- API tokens -------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.schema import CreateIndex, DropIndex
 
 from gatekeeper.store import codec
 from gatekeeper.store.tables import RUNS, TESTS
@@ -19,6 +21,9 @@ CHUNK = 500  # bound parameters per IN (...) lookup; far below every backend's l
 # When a run names more tests than this, read all of its service's test ids in one range scan
 # instead of hundreds of IN (...) lookups (if the service does not have many more).
 _SCAN_ABOVE = 5000
+# A load of at least this many rows into a table that holds fewer rebuilds the table's indexes
+# once instead of updating them row by row (SQLite).
+_REBUILD_FROM = 20_000
 
 # Built once, so SQLAlchemy compiles them once (a backfill inserts thousands of runs).
 _INSERT_RUN_SQLITE = (
@@ -76,6 +81,11 @@ class Writer(ABC):
     ) -> None:
         conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
 
+    @contextmanager
+    def loading(self, conn: Connection, table: Table, rows: int) -> Iterator[None]:
+        """Around inserting ``rows`` rows into ``table`` in this transaction."""
+        yield
+
 
 class SqliteWriter(Writer):
     """SQLite: the transaction began with BEGIN IMMEDIATE, so nobody else writes meanwhile."""
@@ -121,6 +131,23 @@ class SqliteWriter(Writer):
     def insert_run(self, conn: Connection, values: dict[str, Any]) -> int | None:
         pk: int | None = conn.execute(_INSERT_RUN_SQLITE, values).scalar()
         return pk
+
+    @contextmanager
+    def loading(self, conn: Connection, table: Table, rows: int) -> Iterator[None]:
+        """A bulk load (a backfill, a first big run) into a table that holds fewer rows: drop its
+        secondary indexes, insert, then build them again in one sorted pass, about a third
+        faster than updating them row by row at random places. All in the one transaction, so
+        a failure rolls the drop back too, and readers (WAL) keep seeing the indexed table."""
+        held = conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table.name}").scalar_one()
+        if rows < max(_REBUILD_FROM, held):  # max(id) >= count: cheap, and errs towards "no"
+            yield
+            return
+        indexes = sorted(table.indexes, key=lambda index: str(index.name))
+        for index in indexes:
+            conn.execute(DropIndex(index))
+        yield
+        for index in indexes:
+            conn.execute(CreateIndex(index))
 
     def bulk(
         self, conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]

@@ -189,19 +189,24 @@ class HistoryStore(ReportQueries, TokenStore):
             if not todo:
                 return stored
             test_pks = self._store_tests(conn, writer, [runs[i] for _, i in todo], now)
-            for key, i in todo:
-                doing = f"saving run {key[1]} attempt {key[2]} of {key[0]}"
-                try:
-                    with translated_errors(self._target, doing, lock_timeout=self._lock_timeout):
-                        stored[i] = self._insert_run(conn, writer, runs[i], test_pks, now)
-                except (ValueError, OverflowError) as err:  # a value we cannot encode
-                    raise StoreError(
-                        f"{self._target.where}: {doing}: {err}", hint=NOTHING_STORED
-                    ) from err
-                except KeyError as err:  # e.g. an outcome that is not a model.Outcome
-                    raise StoreError(
-                        f"{self._target.where}: {doing}: unknown value {err}", hint=NOTHING_STORED
-                    ) from err
+            results = sum(len(runs[i].tests) for _, i in todo)
+            with writer.loading(conn, RESULTS, results):
+                for key, i in todo:
+                    doing = f"saving run {key[1]} attempt {key[2]} of {key[0]}"
+                    try:
+                        with translated_errors(
+                            self._target, doing, lock_timeout=self._lock_timeout
+                        ):
+                            stored[i] = self._insert_run(conn, writer, runs[i], test_pks, now)
+                    except (ValueError, OverflowError) as err:  # a value we cannot encode
+                        raise StoreError(
+                            f"{self._target.where}: {doing}: {err}", hint=NOTHING_STORED
+                        ) from err
+                    except KeyError as err:  # e.g. an outcome that is not a model.Outcome
+                        raise StoreError(
+                            f"{self._target.where}: {doing}: unknown value {err}",
+                            hint=NOTHING_STORED,
+                        ) from err
         return stored
 
     def _present_keys(self, conn: Connection, keys: list[RunKey]) -> set[RunKey]:
@@ -439,6 +444,24 @@ class HistoryStore(ReportQueries, TokenStore):
         with self._transaction("looking up a run") as conn:
             row = conn.execute(query).first()
             return None if row is None else _stored_run(row)
+
+    def stored_sources(self, keys: Collection[RunKey]) -> dict[RunKey, frozenset[str]]:
+        """For those of ``keys`` (service, run_id, attempt) already stored: the SHA-256 of each
+        report file the run was ingested from. One read for a whole backfill."""
+        cols = (RUNS.c.service, RUNS.c.run_id, RUNS.c.attempt)
+        query = select(*cols, SOURCE_FILES.c.sha256).select_from(
+            RUNS.outerjoin(SOURCE_FILES, SOURCE_FILES.c.run_fk == RUNS.c.id)
+        )
+        found: dict[RunKey, set[str]] = {}
+        with self._transaction("looking up runs") as conn:
+            for chunk in bulk.chunks(list(dict.fromkeys(keys)), bulk.CHUNK // 3):
+                for service, run_id, attempt, sha in conn.execute(
+                    query.where(tuple_(*cols).in_(chunk))
+                ):
+                    shas = found.setdefault((service, run_id, attempt), set())
+                    if sha is not None:
+                        shas.add(sha)
+        return {key: frozenset(shas) for key, shas in found.items()}
 
     def run(self, run_pk: int) -> model.StoredRun | None:
         """One stored run by its key, or None."""

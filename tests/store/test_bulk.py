@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import Connection
 
 from gatekeeper import model
+from gatekeeper.errors import StoreError
 from gatekeeper.store import HistoryStore, bulk, open_store
 from gatekeeper.store.engine import make_engine, parse_url
 from gatekeeper.store.tables import RESULTS, RUNS, TESTS
@@ -158,3 +159,54 @@ def test_a_big_service_then_small_runs(store: HistoryStore) -> None:
     assert len(seen) == 6001
     assert seen["suite0::brand_new"] == T0 + hours(1)
     assert seen[big[0].test_id] == T0
+
+
+def _sqlite_indexes(url: str) -> dict[str, str]:
+    """name -> CREATE INDEX statement of every index on results, as SQLite stores it."""
+    engine = make_engine(parse_url(url), lock_timeout=10)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'results'"
+        ).all()
+    engine.dispose()
+    return {name: sql for name, sql in rows}
+
+
+def test_a_bulk_load_rebuilds_the_results_indexes_as_they_were(sqlite_url: str) -> None:
+    with open_store(sqlite_url) as store:
+        schema = _sqlite_indexes(sqlite_url)
+        assert set(schema) == {"ix_results_test_run", "ix_results_run"}
+        small = many_results(100, prefix="small")
+        store.save_runs([run("0", tests=small)])
+        # Two runs of 15,000 results into a table of 100: a load big enough for the rebuild.
+        load = [
+            run("1", at=T0 + hours(1), tests=many_results(15_000, failing_every=13)),
+            run("2", at=T0 + hours(2), tests=many_results(15_000, failing_every=7)),
+        ]
+        assert store.save_runs(load) == [True, True]
+        assert _sqlite_indexes(sqlite_url) == schema
+        engine = make_engine(parse_url(sqlite_url), lock_timeout=10)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+            plan = conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT run_fk FROM results WHERE test_fk = 5"
+            ).all()
+            assert "ix_results_test_run" in str(plan)
+        engine.dispose()
+        by_id = {r.meta.run_id: r for r in store.runs()}
+        assert store.run_results(by_id["2"].pk) == sorted(load[1].tests, key=lambda r: r.test_id)
+        assert store.run_results(by_id["0"].pk) == sorted(small, key=lambda r: r.test_id)
+
+
+def test_a_failed_bulk_load_leaves_the_indexes_and_stores_nothing(sqlite_url: str) -> None:
+    with open_store(sqlite_url) as store:
+        schema = _sqlite_indexes(sqlite_url)
+        bad = result("suite::too_big", retry=2**70)  # cannot be stored: OverflowError
+        load = [
+            run("1", tests=many_results(25_000)),
+            run("2", at=T0 + hours(1), tests=[*many_results(10), bad]),
+        ]
+        with pytest.raises(StoreError, match="run 2 attempt 1"):
+            store.save_runs(load)
+        assert _sqlite_indexes(sqlite_url) == schema
+        assert store.runs() == []

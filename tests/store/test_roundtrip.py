@@ -85,6 +85,28 @@ def test_a_run_without_timestamp_or_details(store: HistoryStore) -> None:
     assert store.run_sources(stored.pk) == []
 
 
+def test_stored_sources_names_each_stored_run_and_its_files(store: HistoryStore) -> None:
+    two_files = model.Run(
+        meta=model.RunMeta(service="svc", run_id="7", attempt=2),
+        sources=(
+            model.SourceFile("a.xml", "junit", "aa" * 32, 10),
+            model.SourceFile("b.xml", "junit", "bb" * 32, 20),
+        ),
+    )
+    no_files = model.Run(meta=model.RunMeta(service="svc", run_id="8"), sources=())
+    store.save_runs([run("1"), two_files, no_files])
+    # 400 keys: more than one chunk of the IN (...) lookup
+    asked = [("svc", str(i), 1) for i in range(400)] + [
+        ("user-service", "1", 1), ("svc", "7", 2), ("svc", "7", 1), ("svc", "8", 1),
+    ]  # fmt: skip
+    assert store.stored_sources(asked) == {
+        ("user-service", "1", 1): frozenset({"ab" * 32}),
+        ("svc", "7", 2): frozenset({"aa" * 32, "bb" * 32}),
+        ("svc", "8", 1): frozenset(),
+    }
+    assert store.stored_sources([]) == {}
+
+
 def test_nonsense_floats_become_none_and_bad_text_is_made_storable(store: HistoryStore) -> None:
     weird = run(
         "1",
