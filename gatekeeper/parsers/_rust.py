@@ -60,8 +60,11 @@ def head_text(head: bytes) -> str:
 # `Running unittests src/lib.rs (target/debug/deps/user_service-1a2b...)` (current cargo),
 # `Running unittests (target/release/deps/log4rs_bench-f36c...)` (cargo of 2021),
 # `Running target/debug/deps/adder-c8315fb1790f5086` (older cargo, e.g. 2019).
+# The binary is always a path (cargo prints it relative to the working folder, or absolute):
+# without a slash it is a test's own output, such as `Running migrations (schema v2)`.
 _RUNNING = re.compile(
-    r"^\s*Running (?:(?P<src>.*?) )?\((?P<bin>[^()]+)\)\s*$|^\s*Running (?P<old>\S+)\s*$"
+    r"^\s*Running (?:(?P<src>.*?) )?\((?P<bin>[^()]*[/\\][^()]*)\)\s*$"
+    r"|^\s*Running (?P<old>\S*[/\\]\S*)\s*$"
 )
 _DOCTESTS = re.compile(r"^\s*Doc-tests (?P<crate>\S+)\s*$")
 _DEPS_HASH = re.compile(r"-[^-/\\]+$")

@@ -113,6 +113,9 @@ class _Block:
     exit_note: str | None = None
 
 
+_LONE_STATUS = frozenset({"ok", "FAILED", "ignored"})
+
+
 class _Parser:
     def __init__(self, lines: list[str], source: str) -> None:
         self.lines = lines
@@ -323,16 +326,23 @@ class _Parser:
                 # Named only in the failures list: terse output before rustc 1.7x printed a
                 # bare `F`, and --nocapture output can glue a test line to a print.
                 block.tests[name] = _Test(name, Outcome.FAILED, no)
-            elif test.outcome is None:
+            elif test.outcome is None or test.outcome is Outcome.PASSED:
+                # libtest's list is the authority: an `ok` read earlier was the test's own
+                # output printed after `test x ... ` (--nocapture), and the real `FAILED` came
+                # on a later line.
                 test.outcome = Outcome.FAILED
+                test.duration = None
         orphan_panics: dict[str, _rust.Panic] = {}
         if block.free:
             # --nocapture: panics print where they happen; the thread is named after the test.
-            for p in _rust.find_panics(block.free)[0]:
+            # A lone status there is libtest's, for a test whose line took a print instead.
+            free = [line for line in block.free if line.strip() not in _LONE_STATUS]
+            for p in _rust.find_panics(free)[0]:
                 orphan_panics.setdefault(p.thread, p)
+        running = max(block.tests.values(), key=lambda t: t.line, default=None)
         for test in block.tests.values():
             if test.outcome is None:
-                self._settle(test, block, crashed=crashed)
+                self._settle(test, block, crashed=crashed and test is running)
             if test.outcome is not None:
                 self.results.append(self._result_of(test, block, orphan_panics))
         if crashed:
@@ -395,7 +405,12 @@ class _Parser:
         )
 
     def _settle(self, test: _Test, block: _Block, *, crashed: bool) -> None:
-        """Decide a test whose status never came on a line of its own."""
+        """Decide a test whose status never came on a line of its own.
+
+        ``crashed``: the binary died while this test (its last) was running. Then only a status
+        on a line of its own counts: its output (`fixtures ok`) must not turn the crash into a
+        pass.
+        """
         for text in reversed(test.captured):
             # `print!` without a newline glues the status to the output: `...doneok`.
             stripped = text.rstrip()
@@ -404,7 +419,7 @@ class _Parser:
                 ("ignored", Outcome.SKIPPED),
                 ("ok", Outcome.PASSED),
             ):
-                if stripped.endswith(word):
+                if stripped.endswith(word) and (not crashed or stripped.strip() == word):
                     test.outcome = outcome
                     test.captured[test.captured.index(text)] = stripped[: -len(word)]
                     return

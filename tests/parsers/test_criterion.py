@@ -96,6 +96,18 @@ def test_console_group_is_the_cargo_bench_target(realworld: Path) -> None:
     assert groups["tracing_file"] == "trace4rs_bench"
 
 
+def test_a_running_line_printed_by_a_bench_does_not_rename_the_group() -> None:
+    log = """     Running benches/parse.rs (target/release/deps/parse-0123456789abcdef)
+Benchmarking small
+Running warmup
+small                   time:   [2.3810 \u00b5s 2.3900 \u00b5s 2.4000 \u00b5s]
+Running cache fill (level 2)
+large                   time:   [8.1000 \u00b5s 8.2000 \u00b5s 8.3000 \u00b5s]
+""".encode()
+    report = criterion.parse(log, "bench.txt")
+    assert {b.name: b.group for b in report.benchmarks} == {"small": "parse", "large": "parse"}
+
+
 def test_console_name_on_its_own_line(realworld: Path) -> None:
     report = criterion.parse((realworld / CONSOLE[0]).read_bytes(), "dogfood.txt")
     got = by_name(report)

@@ -739,3 +739,88 @@ def test_any_line_sequence_parses_or_raises_an_input_error(pieces: list[str]) ->
         return
     assert all(w.startswith("fuzz.txt") for w in report.warnings)
     assert all(t.test_id for t in report.tests)
+
+
+def test_an_ok_printed_by_a_test_does_not_hide_its_failure() -> None:
+    # --test-threads=1 --nocapture: the test's own first print lands on libtest's line and
+    # reads like a status; the real `FAILED` comes later, and the failures list names it.
+    log = b"""     Running unittests src/lib.rs (target/debug/deps/mycrate-0123456789abcdef)
+
+running 2 tests
+test tests::a ... ok
+thread 'tests::a' panicked at src/lib.rs:9:9:
+assertion `left == right` failed
+FAILED
+test tests::b ... ok
+
+failures:
+
+failures:
+    tests::a
+
+test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
+"""
+    report = libtest.parse(log, "nocapture.txt")
+    assert _ids(report) == {
+        "mycrate::tests::a": Outcome.FAILED,
+        "mycrate::tests::b": Outcome.PASSED,
+    }
+    failed = {t.name: t for t in report.tests}["tests::a"]
+    assert (failed.message, failed.failure_kind, failed.line) == (
+        "assertion `left == right` failed", "panic", 9,
+    )  # fmt: skip
+    assert report.warnings == ()  # the counts agree with `test result:` now
+
+
+@pytest.mark.parametrize(
+    "printed", ["Running migrations (schema v2)", "Running setup", "    Running warm-up (3 s)"]
+)
+def test_a_running_line_printed_by_a_test_is_output_not_a_binary(printed: str) -> None:
+    log = f"""     Running unittests src/lib.rs (target/debug/deps/mycrate-0123456789abcdef)
+
+running 3 tests
+{printed}
+test tests::a ... preparing
+{printed}
+ok
+test tests::b ... ok
+test tests::c ... ok
+
+test result: ok. 3 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
+""".encode()
+    report = libtest.parse(log, "nocapture.txt")
+    assert _ids(report) == {
+        "mycrate::tests::a": Outcome.PASSED,
+        "mycrate::tests::b": Outcome.PASSED,
+        "mycrate::tests::c": Outcome.PASSED,
+    }
+    assert report.warnings == ()
+
+
+def test_the_test_running_when_the_binary_crashed_is_not_passed_by_its_output() -> None:
+    log = b"""     Running unittests src/lib.rs (target/debug/deps/mycrate-0123456789abcdef)
+
+running 2 tests
+test tests::a ... ok
+test tests::b ... loading fixtures
+fixtures ok
+error: test failed, to rerun pass `--lib`
+
+Caused by:
+  process didn't exit successfully: `/w/m-01` (signal: 11, SIGSEGV: invalid memory reference)
+     Running tests/api.rs (target/debug/deps/api-0123456789abcdef)
+
+running 1 test
+test it_works ... ok
+
+test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
+"""
+    report = libtest.parse(log, "crash.txt")
+    assert _ids(report) == {
+        "mycrate::tests::a": Outcome.PASSED,
+        "mycrate::tests::b": Outcome.ERROR,
+        "api::it_works": Outcome.PASSED,
+    }
+    crashed = {t.name: t for t in report.tests}["tests::b"]
+    assert crashed.failure_kind == "crash"
+    assert "SIGSEGV" in (crashed.message or "")
