@@ -15,8 +15,11 @@ NAME = "nextest"
 # `        PASS [   0.004s] (  1/100) fixture-project::basic test_cwd`: the status is
 # right-aligned in 12 columns, then the bracketed duration, an optional stress index `[1/5]`, an
 # optional counter `( 1/10)` (`(───)` when padded), the binary id and the test name.
+# The bracket holds a duration (`   0.004s`, `>  60.000s`), blanks (SKIP), or `duration` where a
+# log was redacted: a test's own `INFO [my_crate::db] connecting` is output, not a status.
 _STATUS_LINE = re.compile(
-    r"^\s*(?P<status>[A-Z][A-Z0-9+/ \-]*?)\s+\[(?P<dur>[^\]]*)\]\s+"
+    r"^\s*(?P<status>[A-Z][A-Z0-9+/ \-]*?)\s+"
+    r"\[(?P<dur>\s*(?:>\s*)?(?:\d+(?:\.\d+)?s|duration)?\s*)\]\s+"
     r"(?:\[(?P<stress>[^\]]*)\]\s+)?(?:\((?P<counter>[^)]*)\)\s+)?"
     r"(?P<binary>\S+)\s+(?P<name>\S.*?)\s*$"
 )
@@ -39,8 +42,12 @@ _COUNT = re.compile(r"(\d+) (passed|failed|exec failed|timed out|skipped)\b")
 _BLOCK_END = re.compile(
     r"^\s*(?:Summary \[|Starting \d+ tests? across|Cancell?ing (?:due to|\d)|Killing (?:due to|\d)|"
     r"Stress test |Nextest run ID |Note \d+ outstanding|Replaying recorded run)|"
-    r"^(?:─{6,}|-{12})$|^(?:error|warning|info): "
+    r"^(?:─{6,}|-{12})$"
 )
+# nextest's own messages end a block too, but only where the output is indented (nextest >=
+# 0.9.8x): in the older layout a test's `error: config file not found` is at column 0 as well.
+_MESSAGE = re.compile(r"^(?:error|warning|info): ")
+_OLD_HEADER = re.compile(r"^--- (?:TRY \d+ )?(?:STDOUT|STDERR|OUTPUT):\s")
 # Output headers: `  stdout ───` (nextest >= 0.9.8x, content indented by 4), `── stdout ──`
 # (--no-output-indent), and `--- STDOUT:   nextest-tests::basic test_x ---` (older nextest).
 _OUTPUT_HEADER = re.compile(
@@ -244,7 +251,7 @@ class _Parser:
             ):
                 self._stop_collecting()
                 return False
-        elif _BLOCK_END.match(line):
+        elif _BLOCK_END.match(line) or (_MESSAGE.match(line) and not _OLD_HEADER.match(output[0])):
             self._stop_collecting()
             return False
         output.append(line)

@@ -387,3 +387,62 @@ def test_any_line_sequence_parses_or_raises_an_input_error(pieces: list[str]) ->
         return
     assert all(w.startswith("fuzz.log") for w in report.warnings)
     assert all(t.retry >= 0 for t in report.tests)
+
+
+def test_a_log_line_in_the_output_is_not_a_status_line() -> None:
+    # flexi_logger's `LEVEL [module] message` looks like `STATUS [duration] binary name`.
+    log = """    Starting 2 tests across 1 binary
+        PASS [   0.004s] my-crate tests::ok_one
+        FAIL [   0.010s] my-crate tests::db_connect
+  stdout ───
+
+    running 1 test
+    INFO [my_crate::db] connecting to postgres://localhost
+    WARN [my_crate::db] retrying
+    test tests::db_connect ... FAILED
+
+  stderr ───
+    thread 'tests::db_connect' panicked at src/db.rs:42:9:
+    connection refused
+    note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+
+------------
+     Summary [   0.012s] 2 tests run: 1 passed, 1 failed, 0 skipped
+        FAIL [   0.010s] my-crate tests::db_connect
+error: test run failed
+""".encode()
+    report = nextest.parse(log, "nextest.txt")
+    failed = {t.name: t for t in report.tests}["tests::db_connect"]
+    assert (failed.message, failed.failure_kind, failed.file, failed.line) == (
+        "connection refused", "panic", "src/db.rs", 42,
+    )  # fmt: skip
+    assert report.warnings == ()
+
+
+def test_an_error_line_of_the_test_does_not_end_an_unindented_block() -> None:
+    # Older nextest: `--- STDERR: ... ---` and the output at column 0, where a test's own
+    # `error: ...` looks like nextest's.
+    log = b"""    Starting 1 test across 1 binary
+        FAIL [   0.003s] my-crate tests::cli_run
+
+--- STDOUT:              my-crate tests::cli_run ---
+
+running 1 test
+test tests::cli_run ... FAILED
+
+--- STDERR:              my-crate tests::cli_run ---
+error: config file not found: /tmp/x.toml
+thread 'tests::cli_run' panicked at src/lib.rs:5:5:
+expected exit code 0, got 2
+note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+
+------------
+     Summary [   0.004s] 1 test run: 0 passed, 1 failed, 0 skipped
+        FAIL [   0.003s] my-crate tests::cli_run
+error: test run failed
+"""
+    report = nextest.parse(log, "nextest.txt")
+    (failed,) = report.tests
+    assert (failed.message, failed.failure_kind, failed.file, failed.line) == (
+        "expected exit code 0, got 2", "panic", "src/lib.rs", 5,
+    )  # fmt: skip
