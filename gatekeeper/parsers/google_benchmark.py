@@ -92,7 +92,7 @@ class _Reader:
             return
         run_name = row.get("run_name")
         run_name = run_name if isinstance(run_name, str) and run_name else name
-        if row.get("run_type") == "aggregate":
+        if row.get("run_type") == "aggregate" or self._old_aggregate(name, row):
             self._aggregate(where, name, run_name, row)
             return
         timed = self.time(where, row)
@@ -103,12 +103,26 @@ class _Reader:
         series.runs.append((timed[0], None if iterations is None else int(iterations), row))
         series.unit = timed[1]
 
+    def _old_aggregate(self, name: str, row: dict[str, Any]) -> bool:
+        """An aggregate row of Google Benchmark 1.4 and older, which had no ``run_type``: named
+        ``<benchmark>_mean`` (``_median``, ``_stddev``) after that benchmark's repetitions, or
+        ``<family>_BigO`` / ``_RMS`` after the family's sizes. A benchmark that is merely
+        named ``..._mean``, with no repetitions of its base name before it, stays a benchmark."""
+        if "run_type" in row or "_" not in name:
+            return False
+        base, _, suffix = name.rpartition("_")
+        if suffix in _AGGREGATES:
+            return base in self.series
+        if suffix.lower() in _COMPLEXITY:
+            return any(s == base or s.startswith(base + "/") for s in self.series)
+        return False
+
     def _aggregate(self, where: str, name: str, run_name: str, row: dict[str, Any]) -> None:
         kind = row.get("aggregate_name")
         if not isinstance(kind, str) or not kind:
             # Before aggregate_name existed the kind was only the name's suffix: BM_x_mean.
             suffix = name.rsplit("_", 1)[-1] if "_" in name else ""
-            kind = suffix if suffix in _AGGREGATES else ""
+            kind = suffix if suffix in _AGGREGATES or suffix.lower() in _COMPLEXITY else ""
             if kind and run_name == name:
                 run_name = name[: -len(kind) - 1]
         if kind.lower() in _COMPLEXITY:

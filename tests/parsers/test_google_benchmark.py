@@ -310,3 +310,32 @@ def test_parse_raises_only_input_errors(rows: list[dict[str, object]]) -> None:
         return
     for b in report.benchmarks:
         assert math.isfinite(b.value)
+
+
+def test_aggregates_of_google_benchmark_1_4_and_older_are_recognised_by_name() -> None:
+    # Before run_type and aggregate_name (v1.5), the aggregates were rows named after the
+    # benchmark with a suffix, written after its repetitions; complexity rows likewise.
+    def row(name: str, real: float, **extra: object) -> dict[str, object]:
+        return {"name": name, "iterations": 1000, "real_time": real, "cpu_time": real,
+                "time_unit": "ns", **extra}  # fmt: skip
+
+    doc = {
+        "context": {"date": "2018-06-01 10:00:00", "num_cpus": 4},
+        "benchmarks": [
+            row("BM_Parse/64", 101), row("BM_Parse/64", 103), row("BM_Parse/64", 102),
+            row("BM_Parse/64_mean", 102), row("BM_Parse/64_median", 102),
+            row("BM_Parse/64_stddev", 1),
+            row("BM_Sort/8", 50), row("BM_Sort/64", 400),
+            {"name": "BM_Sort_BigO", "cpu_coefficient": 6.1, "real_coefficient": 6.2,
+             "big_o": "N", "time_unit": "ns"},
+            {"name": "BM_Sort_RMS", "rms": 0.02},
+            row("BM_running_mean", 7),  # a benchmark that is merely named ..._mean
+        ],
+    }  # fmt: skip
+    report = google_benchmark.parse(json.dumps(doc).encode(), "old.json")
+    got = {b.name: b for b in report.benchmarks}
+    assert sorted(got) == ["BM_Parse/64", "BM_Sort/64", "BM_Sort/8", "BM_running_mean"]
+    assert got["BM_Parse/64"].samples == (101.0, 103.0, 102.0)
+    assert got["BM_Parse/64"].spread == pytest.approx(1.0)
+    assert got["BM_running_mean"].value == pytest.approx(7.0)
+    assert report.warnings == ()
