@@ -51,7 +51,8 @@ _PASSED, _FAILED, _ERROR, _SKIPPED = Outcome.PASSED, Outcome.FAILED, Outcome.ERR
 _XML_NAME = re.compile(r"[A-Za-z_:][-A-Za-z0-9._:]*")
 _STRESS_SUFFIX = re.compile(r"@stress-\d+$")  # nextest stress runs: one suite per iteration
 _CARGO2JUNIT_SUITE = re.compile(r"cargo test #\d+$")
-_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d*)?$")
+# `2,503.1`: grouped thousands. A leading 0 (`0,250`) is never grouped: that is a decimal comma.
+_THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?$")
 _PREMATURE = re.compile(r"Premature end of data in tag (\S+) line (\d+)")
 _LXML_WHERE = re.compile(r",? line \d+, column \d+(?: \(.*\))?$")
 

@@ -739,6 +739,8 @@ def test_file_and_line_of_the_failure_element(realworld: Path) -> None:
         ("2,503.1", 2503.1),  # Jenkins: thousands separator
         ("1,234,567.5", 1234567.5),
         ("0,25", 0.25),  # a decimal comma
+        ("0,250", 0.25),  # a decimal comma with three decimals, not 250 grouped
+        ("0,003", 0.003),
         ("1.4e-05", 1.4e-05),  # CUnit
         ("4.506e-05", 4.506e-05),
         (" 3 ", 3.0),
