@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import glob
 import hashlib
 import json
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gatekeeper import ci, parsers
 from gatekeeper.config import Settings
@@ -364,7 +365,14 @@ def parse_timestamp(value: str, where: str) -> datetime:
 def _is_regular(path: Path) -> bool:
     try:
         return stat.S_ISREG(path.stat().st_mode)
-    except OSError:  # a dangling link, a link loop, no permission
+    except (OSError, ValueError):  # a dangling link, a loop, no permission, a name too long, NUL
+        return False
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):
         return False
 
 
@@ -465,53 +473,75 @@ class Gatekeeper:
         notes: list[str] = []
         seen: set[Path] = set()
         for pattern in patterns:
-            path = self.cwd / pattern
-            if path.is_dir():
-                files, skipped = self._walk(path, fmt)
-                if skipped:
-                    shown = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
-                    notes.append(
-                        f"{pattern}: passed over {len(skipped)} file(s) that are not reports: "
-                        f"{shown}"
-                    )
-                if not files:
-                    raise NoReportsError(
-                        f"{pattern}: the directory holds no report gatekeeper can read",
-                        hint="point at the report files, or pass --format",
-                    )
-            elif path.exists() and not _is_regular(path):
+            try:
+                self._collect_one(pattern, fmt, found, notes, seen)
+            except (OSError, ValueError) as err:  # a name too long, a NUL in it
+                problem = err.strerror if isinstance(err, OSError) and err.strerror else err
                 raise NoReportsError(
-                    f"{pattern}: not a regular file", hint="name the report file itself"
-                )
-            elif path.is_file():
-                files = [ReportFile(path, fmt)]
-            elif glob.has_magic(pattern):
-                matches = sorted(glob.glob(str(path), recursive=True))
-                files = [
-                    ReportFile(Path(m), fmt)
-                    for m in matches
-                    if _is_regular(Path(m)) and not _criterion_history(Path(m))
-                ]
-                if not files:
-                    raise NoReportsError(
-                        f"{pattern}: the pattern matched no file",
-                        hint="did the test step write its reports there?",
-                    )
-            else:
-                raise NoReportsError(
-                    f"{pattern}: no such file or directory",
-                    hint="did the test step write its report there?",
-                )
-            for f in files:
-                resolved = f.path.resolve()
-                if resolved not in seen:
-                    seen.add(resolved)
-                    found.append(f)
+                    f"{pattern[:200]}: not a path gatekeeper can read ({problem})",
+                    hint="name the report files, globs or folders to read",
+                ) from None
         if not found:
             raise NoReportsError(
                 "no report files given", hint="name the report files, globs or folders to read"
             )
         return found, notes
+
+    def _collect_one(
+        self,
+        pattern: str,
+        fmt: str,
+        found: list[ReportFile],
+        notes: list[str],
+        seen: set[Path],
+    ) -> None:
+        if not pattern.strip():
+            # `gatekeeper ingest "$REPORT"` with REPORT unset would read the whole folder
+            raise NoReportsError(
+                f"{pattern!r}: an empty report path (an unset variable?)",
+                hint="name the report files, globs or folders to read",
+            )
+        path = self.cwd / pattern
+        if path.is_dir():
+            files, skipped = self._walk(path, fmt)
+            if skipped:
+                shown = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+                notes.append(
+                    f"{pattern}: passed over {len(skipped)} file(s) that are not reports: {shown}"
+                )
+            if not files:
+                raise NoReportsError(
+                    f"{pattern}: the directory holds no report gatekeeper can read",
+                    hint="point at the report files, or pass --format",
+                )
+        elif path.exists() and not _is_regular(path):
+            raise NoReportsError(
+                f"{pattern}: not a regular file", hint="name the report file itself"
+            )
+        elif path.is_file():
+            files = [ReportFile(path, fmt)]
+        elif glob.has_magic(pattern):
+            matches = sorted(glob.glob(str(path), recursive=True))
+            files = [
+                ReportFile(Path(m), fmt)
+                for m in matches
+                if _is_regular(Path(m)) and not _criterion_history(Path(m))
+            ]
+            if not files:
+                raise NoReportsError(
+                    f"{pattern}: the pattern matched no file",
+                    hint="did the test step write its reports there?",
+                )
+        else:
+            raise NoReportsError(
+                f"{pattern}: no such file or directory",
+                hint="did the test step write its report there?",
+            )
+        for f in files:
+            resolved = f.path.resolve()
+            if resolved not in seen:
+                seen.add(resolved)
+                found.append(f)
 
     def _walk(self, root: Path, fmt: str) -> tuple[list[ReportFile], list[str]]:
         out: list[ReportFile] = []
@@ -602,16 +632,20 @@ class Gatekeeper:
         """A backfill manifest's runs, to send one by one (``ingest --manifest --server``)."""
         shown = self._display(manifest)
         runs: list[OutgoingRun] = []
-        for flags, paths, fmt in read_manifest(manifest, shown):
-            for path in paths:
-                if not _is_regular(path):
-                    problem = "is not a file" if path.exists() else "does not exist"
-                    raise ManifestError(
-                        shown,
-                        f"{self._display(path)} {problem}",
-                        hint="paths in a manifest are relative to the manifest's folder",
-                    )
-            reports = [ReportFile(path, fmt) for path in paths]
+        for flags, files in read_manifest(manifest, shown):
+            for file in files:
+                self._check_manifest_file(shown, file)
+            fmt = files[0].fmt
+            other = next((f for f in files if f.fmt != fmt), None)
+            if other is not None:
+                raise ManifestError(
+                    shown,
+                    f"the lines of run {flags.run_id} of {flags.service} ask for different "
+                    f"formats ({fmt!r}, {other.fmt!r}); the service takes one format per run",
+                    line=other.line,
+                    hint="leave 'format' out (gatekeeper detects it) or ingest locally",
+                )
+            reports = [ReportFile(f.path, fmt) for f in files]
             sources = [self._source_of(r) for r in reports]
             runs.append(
                 OutgoingRun(
@@ -753,23 +787,28 @@ class Gatekeeper:
         with gc_paused():
             return self._ingest_manifest(manifest, progress)
 
+    def _check_manifest_file(self, shown: str, file: ManifestFile) -> None:
+        if not _is_regular(file.path):
+            problem = "is not a file" if _exists(file.path) else "does not exist"
+            raise ManifestError(
+                shown,
+                f"{self._display(file.path)} {problem}",
+                line=file.line,
+                hint="paths in a manifest are relative to the manifest's folder",
+            )
+
     def _ingest_manifest(self, manifest: Path, progress: Progress | None) -> list[IngestOutcome]:
-        entries = list(read_manifest(manifest, self._display(manifest)))
+        shown = self._display(manifest)
+        entries = list(read_manifest(manifest, shown))
         runs: list[Run] = []
-        total = sum(len(paths) for _, paths, _ in entries)
+        total = sum(len(files) for _, files in entries)
         done = 0
-        for flags, paths, fmt in entries:
+        for flags, files in entries:
             parsed: list[ParsedReport] = []
             sources: list[SourceFile] = []
-            for path in paths:
-                if not _is_regular(path):
-                    problem = "is not a file" if path.exists() else "does not exist"
-                    raise ManifestError(
-                        self._display(manifest),
-                        f"{self._display(path)} {problem}",
-                        hint="paths in a manifest are relative to the manifest's folder",
-                    )
-                p, s = self.parse_file(ReportFile(path, fmt))
+            for file in files:
+                self._check_manifest_file(shown, file)
+                p, s = self.parse_file(ReportFile(file.path, file.fmt))
                 parsed.append(p)
                 sources.append(s)
                 done += 1
@@ -1310,10 +1349,25 @@ def outcome_of(run: Run, stored: bool) -> IngestOutcome:
     )
 
 
-def read_manifest(manifest: Path, shown: str) -> Iterator[tuple[MetaFlags, list[Path], str]]:
-    """Yield (metadata, report paths, format) per run; lines of the same run are merged."""
+class ManifestFile(NamedTuple):
+    """One report of a manifest: its path, the format its line asks for, and that line."""
+
+    path: Path
+    fmt: str
+    line: int
+
+
+_DIGITS = re.compile(r"[0-9]{1,6}")  # ASCII digits only: str.isdigit() takes "²"
+_MANIFEST_KEYS = (
+    "path", "paths", "service", "run_id", "commit", "branch", "timestamp", "attempt", "format",
+)  # fmt: skip
+
+
+def read_manifest(manifest: Path, shown: str) -> Iterator[tuple[MetaFlags, list[ManifestFile]]]:
+    """Yield (metadata, report files) per run; lines of the same run are merged."""
     try:
-        text = manifest.read_text(encoding="utf-8")
+        # utf-8-sig: Windows PowerShell writes a byte order mark
+        text = manifest.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
         bad_line = manifest.read_bytes()[: err.start].count(b"\n") + 1
         raise ManifestError(
@@ -1323,7 +1377,7 @@ def read_manifest(manifest: Path, shown: str) -> Iterator[tuple[MetaFlags, list[
         raise ManifestError(
             shown, f"cannot read the manifest ({err.strerror})", hint="check the path"
         ) from err
-    runs: dict[tuple[str, str, int], tuple[MetaFlags, list[Path], str]] = {}
+    runs: dict[tuple[str, str, int], tuple[MetaFlags, list[ManifestFile]]] = {}
     base = manifest.parent
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -1338,7 +1392,7 @@ def read_manifest(manifest: Path, shown: str) -> Iterator[tuple[MetaFlags, list[
             raise ManifestError(shown, "not a JSON object a manifest holds", line=lineno) from err
         if not isinstance(obj, dict):
             raise ManifestError(shown, "not a JSON object", line=lineno)
-        flags, paths, fmt = _manifest_entry(obj, shown, lineno, base)
+        flags, files = _manifest_entry(obj, shown, lineno, base)
         assert flags.service is not None and flags.run_id is not None
         key = (flags.service, flags.run_id, flags.attempt or 1)
         if key in runs:
@@ -1355,9 +1409,10 @@ def read_manifest(manifest: Path, shown: str) -> Iterator[tuple[MetaFlags, list[
                     line=lineno,
                     hint="lines of one run must agree; give different runs different run_ids",
                 )
-            runs[key][1].extend(p for p in paths if p not in runs[key][1])
+            have = {f.path for f in runs[key][1]}
+            runs[key][1].extend(f for f in files if f.path not in have)
         else:
-            runs[key] = (flags, paths, fmt)
+            runs[key] = (flags, files)
     if not runs:
         raise ManifestError(shown, "the manifest lists no reports")
     yield from runs.values()
@@ -1365,7 +1420,17 @@ def read_manifest(manifest: Path, shown: str) -> Iterator[tuple[MetaFlags, list[
 
 def _manifest_entry(
     obj: dict[str, Any], shown: str, lineno: int, base: Path
-) -> tuple[MetaFlags, list[Path], str]:
+) -> tuple[MetaFlags, list[ManifestFile]]:
+    for key in obj:
+        if key not in _MANIFEST_KEYS:
+            close = difflib.get_close_matches(str(key), _MANIFEST_KEYS, n=1)
+            raise ManifestError(
+                shown,
+                f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
+                line=lineno,
+                hint="the keys are " + ", ".join(_MANIFEST_KEYS),
+            )
+
     def text(key: str, required: bool = False) -> str | None:
         value = obj.get(key)
         if value is None or value == "":
@@ -1381,10 +1446,16 @@ def _manifest_entry(
     raw_paths = obj.get("paths", obj.get("path"))
     if isinstance(raw_paths, str):
         raw_paths = [raw_paths]
-    if not raw_paths or not all(isinstance(p, str) for p in raw_paths):
+    if (
+        not isinstance(raw_paths, list)
+        or not raw_paths
+        or not all(isinstance(p, str) for p in raw_paths)
+    ):
         raise ManifestError(shown, "missing 'path' (a string, or 'paths': a list)", line=lineno)
-    attempt_raw = obj.get("attempt", 1)
-    if isinstance(attempt_raw, str) and attempt_raw.isdigit() and len(attempt_raw) < 6:
+    attempt_raw = obj.get("attempt")
+    if attempt_raw is None:  # as for every other key, null is absent
+        attempt_raw = 1
+    if isinstance(attempt_raw, str) and _DIGITS.fullmatch(attempt_raw):
         attempt_raw = int(attempt_raw)
     if (
         not isinstance(attempt_raw, int)
@@ -1406,7 +1477,10 @@ def _manifest_entry(
     fmt = text("format") or "auto"
     if fmt != "auto" and fmt not in parsers.FORMATS:
         raise UnknownFormatError(shown, f"unknown format {fmt!r}", line=lineno)
-    return flags, [base / p for p in raw_paths], fmt
+    for raw in raw_paths:
+        if not raw or "\x00" in raw:
+            raise ManifestError(shown, f"{raw!r} is not a path", line=lineno)
+    return flags, [ManifestFile(base / p, fmt, lineno) for p in raw_paths]
 
 
 def fresh_sqlite_url(folder: Path) -> str:

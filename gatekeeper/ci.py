@@ -21,8 +21,9 @@ class CIMeta:
 
 
 def _int(value: str | None, offset: int = 0) -> int | None:
-    if value is None or not value.strip().isdigit():
-        return None
+    value = None if value is None else value.strip()
+    if not value or not value.isascii() or not value.isdigit() or len(value) > 9:
+        return None  # isdigit() alone takes "²"; ten digits is not an attempt number
     return int(value) + offset
 
 

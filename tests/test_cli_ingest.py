@@ -586,8 +586,38 @@ def test_manifest_refuses_flags_it_would_ignore(tmp_path: Path) -> None:
         ('{"path": "x.xml", "service": "s", "run_id": "1", "attempt": 1e9}', "'attempt' must"),
         ("[" * 100_000 + "]" * 100_000, "not a JSON object"),
         ('{"a": ' + "9" * 5000 + "}", "not a JSON object"),
+        (
+            '{"path": "x.xml", "service": "s", "run_id": "1", "atempt": 2}',
+            "m.jsonl:1: unknown key 'atempt' (did you mean 'attempt'?)",
+        ),
+        ('{"path": 5, "service": "s", "run_id": "1"}', "m.jsonl:1: missing 'path'"),
+        (
+            '{"path": "x.xml", "service": "s", "run_id": "1", "attempt": "\\u00b2"}',
+            "m.jsonl:1: 'attempt' must",
+        ),
+        (
+            '{"path": "a\\u0000b.xml", "service": "s", "run_id": "1"}',
+            "m.jsonl:1: 'a\\x00b.xml' is not",
+        ),
+        ('{"path": "' + "a" * 300 + '", "service": "s", "run_id": "1"}', "m.jsonl:1: aaaa"),
+        (
+            '{"path": "nope.xml", "service": "s", "run_id": "1"}',
+            "m.jsonl:1: nope.xml does not exist",
+        ),
     ],
-    ids=["dot-path", "float-run-id", "float-attempt", "deep-nesting", "huge-number"],
+    ids=[
+        "dot-path",
+        "float-run-id",
+        "float-attempt",
+        "deep-nesting",
+        "huge-number",
+        "misspelt-key",
+        "path-not-a-string",
+        "superscript-attempt",
+        "nul-in-path",
+        "name-too-long",
+        "missing-file",
+    ],
 )
 def test_manifest_edge_cases_are_one_line_errors(tmp_path: Path, line: str, says: str) -> None:
     (tmp_path / "x.xml").write_bytes(NEXTEST.read_bytes())
@@ -604,6 +634,54 @@ def test_manifest_edge_cases_are_one_line_errors(tmp_path: Path, line: str, says
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert says in proc.stderr
+
+
+def test_manifest_lines_keep_their_own_format_and_a_bom_is_fine(tmp_path: Path) -> None:
+    (tmp_path / "tests.xml").write_bytes(NEXTEST.read_bytes())
+    (tmp_path / "coverage.xml").write_bytes(TARPAULIN.read_bytes())
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(
+        "\ufeff"  # Windows PowerShell's byte order mark
+        '{"path": "tests.xml", "format": "junit", "service": "s", "run_id": "1", "attempt": null}\n'
+        '{"path": "coverage.xml", "format": "cobertura", "service": "s", "run_id": "1"}\n',
+        encoding="utf-8",
+    )
+    proc = gatekeeper(
+        "ingest", "--manifest", str(manifest), "--json", "--db", f"sqlite:///{tmp_path / 'h.db'}",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (out,) = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert (out["service"], out["run_id"], out["attempt"]) == ("s", "1", 1)
+    assert out["tests"] > 0
+    assert out["coverage_files"] > 0  # read as Cobertura, as its line asked
+    assert sqlite_runs(tmp_path / "h.db") == [("s", "1", 1)]
+
+
+def test_an_empty_report_argument_is_refused(tmp_path: Path) -> None:
+    # `gatekeeper ingest "$REPORT"` with REPORT unset must not read the whole working folder.
+    (tmp_path / "junit.xml").write_bytes(NEXTEST.read_bytes())
+    for args in ([""], ["  "], ["junit.xml", ""]):
+        proc = gatekeeper(
+            "ingest", *args, "--service", "s", "--db", f"sqlite:///{tmp_path / 'h.db'}",
+            cwd=tmp_path,
+        )  # fmt: skip
+        assert proc.returncode == 2
+        assert "an empty report path (an unset variable?)" in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "h.db").exists() or sqlite_runs(tmp_path / "h.db") == []
+
+
+def test_a_report_path_that_is_too_long_is_a_clear_error(tmp_path: Path) -> None:
+    for arg in ("a" * 300 + ".xml", "a" * 300 + "/*.xml"):
+        proc = gatekeeper(
+            "ingest", arg, "--service", "s", "--db", f"sqlite:///{tmp_path / 'h.db'}",
+            cwd=tmp_path,
+        )  # fmt: skip
+        assert proc.returncode == 2
+        assert proc.stderr.startswith("gatekeeper: error: aaaa")
+        assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_manifest_lines_of_one_run_must_agree(tmp_path: Path) -> None:

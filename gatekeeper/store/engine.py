@@ -68,7 +68,9 @@ def parse_url(raw: str) -> Target:
             break
     try:
         url = make_url(text)
-    except ArgumentError as err:
+        url.get_backend_name()  # a bad port is only noticed here
+        _ = url.port
+    except (ArgumentError, ValueError) as err:  # ValueError: `host:abc`, `[::1` (no bracket)
         shown = text.split("@", 1)[-1] if "@" in text else text
         raise StoreError(
             f"{shown!r} is not a database URL",
@@ -98,6 +100,17 @@ def prepare_sqlite_file(target: Target, *, create: bool) -> None:
     path = target.sqlite_path
     if path is None:
         return
+    try:
+        _prepare_sqlite_file(path, create=create)
+    except (OSError, ValueError) as err:  # a name too long, a NUL in it
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise StoreError(
+            f"{str(path)[:200]}: cannot use this path for the database ({reason.lower()})",
+            hint=f"choose another file name; {CHECK_DB}",
+        ) from err
+
+
+def _prepare_sqlite_file(path: Path, *, create: bool) -> None:
     if path.is_dir():
         raise StoreError(
             f"{path}: is a directory, not a SQLite database file",

@@ -48,8 +48,12 @@ def test_sqlite_paths() -> None:
         ("not a url", "'not a url' is not a database URL"),
         ("mysql://u:pw@h/d", "mysql://u:***@h/d: gatekeeper keeps its history in SQLite or "),
         ("sqlite:///file:x.db?mode=ro", "sqlite:///file%3Ax.db?mode=ro: SQLite URI"),
+        ("postgresql://u:pw@127.0.0.1:abc/db", "'127.0.0.1:abc/db' is not a database URL"),
+        ("postgresql://u:pw@[::1/db", "'[::1/db' is not a database URL"),
+        ("sqlite:///" + "a" * 300 + ".db", "a" * 20),
     ],
-    ids=["empty", "garbage", "mysql", "sqlite-uri"],
+    ids=["empty", "garbage", "mysql", "sqlite-uri", "port-not-a-number", "ipv6-unclosed",
+         "file-name-too-long"],
 )  # fmt: skip
 def test_unusable_urls(raw: str, message: str) -> None:
     with pytest.raises(StoreError) as caught:

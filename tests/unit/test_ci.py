@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gatekeeper import ci
 
 
@@ -112,4 +114,10 @@ def test_jenkins_strips_the_remote_from_git_branch() -> None:
 
 def test_garbage_attempt_is_ignored() -> None:
     env = {"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "1", "GITHUB_RUN_ATTEMPT": "x"}
+    assert ci.detect(env).attempt is None
+
+
+@pytest.mark.parametrize("raw", ["x", "²", "٣", "99999999999999999999", ""])
+def test_an_attempt_that_is_not_a_plain_number_is_ignored(raw: str) -> None:
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "1", "GITHUB_RUN_ATTEMPT": raw}
     assert ci.detect(env).attempt is None
