@@ -684,6 +684,21 @@ def test_a_report_path_that_is_too_long_is_a_clear_error(tmp_path: Path) -> None
         assert len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_a_report_whose_file_name_is_not_utf8_is_stored(tmp_path: Path) -> None:
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / os.fsdecode(b"\xff-junit.xml")).write_bytes(NEXTEST.read_bytes())
+    db = tmp_path / "h.db"
+    proc = gatekeeper(
+        "ingest", "reports", "--service", "s", "--run-id", "1", "--db", f"sqlite:///{db}",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    with sqlite3.connect(db) as conn:
+        (path,) = conn.execute("SELECT path FROM source_files").fetchone()
+    assert path.endswith("\ufffd-junit.xml")
+
+
 def test_manifest_lines_of_one_run_must_agree(tmp_path: Path) -> None:
     (tmp_path / "a.xml").write_bytes(NEXTEST.read_bytes())
     (tmp_path / "b.xml").write_bytes(TARPAULIN.read_bytes())

@@ -6,6 +6,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -162,4 +163,61 @@ def benchmark(m: Mapping[str, Any]) -> model.BenchmarkResult:
         samples=load_json_floats(m["samples"]),
         iterations=m["iterations"],
         group=m["bench_group"],
+    )
+
+
+def _storable(values: Iterable[str | None]) -> bool:
+    """Whether every one of many strings is storable as it is (one pass over their join)."""
+    joined = "".join(v for v in values if v)
+    if joined.isascii():
+        return "\x00" not in joined
+    return _UNSTORABLE.search(joined) is None
+
+
+def storable_run(run: model.Run) -> model.Run:
+    """The run with every text the database keeps made storable (``clean_text``): names from
+    JSON escapes (``\\ud800``, ``\\u0000``) and paths of files whose names are not UTF-8 would
+    otherwise fail the whole save. Cheap when there is nothing to clean (the usual case)."""
+    meta = run.meta
+    meta_texts = (meta.service, meta.run_id, meta.commit, meta.branch, meta.ci_provider, meta.url)
+    tests = run.tests
+    if (
+        _storable(meta_texts)
+        and _storable(s.path for s in run.sources)
+        and _storable(t.test_id for t in tests)
+        and _storable(t.suite for t in tests)
+        and _storable(t.name for t in tests)
+        and _storable(t.file for t in tests)
+        and _storable(x for b in run.benchmarks for x in (b.name, b.group, b.unit))
+    ):
+        return run
+    clean = clean_text
+    return replace(
+        run,
+        meta=replace(
+            meta,
+            service=clean(meta.service) or "",
+            run_id=clean(meta.run_id) or "",
+            commit=clean(meta.commit),
+            branch=clean(meta.branch),
+            ci_provider=clean(meta.ci_provider),
+            url=clean(meta.url),
+        ),
+        sources=tuple(replace(s, path=clean(s.path) or "") for s in run.sources),
+        tests=tuple(
+            replace(
+                t,
+                test_id=clean(t.test_id) or "",
+                suite=clean(t.suite) or "",
+                name=clean(t.name) or "",
+                file=clean(t.file),
+            )
+            for t in tests
+        ),
+        benchmarks=tuple(
+            replace(
+                b, name=clean(b.name) or "", group=clean(b.group) or "", unit=clean(b.unit) or ""
+            )
+            for b in run.benchmarks
+        ),
     )

@@ -170,7 +170,7 @@ class HistoryStore(ReportQueries, TokenStore):
         # Building 100k+ row tuples would trigger many full garbage collections of the
         # caller's records (a tenth of the time); none of it makes reference cycles.
         with gc_paused():
-            return self._save_runs(runs)
+            return self._save_runs([codec.storable_run(run) for run in runs])
 
     def _save_runs(self, runs: Sequence[model.Run]) -> list[bool]:
         stored = [False] * len(runs)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from types import GeneratorType
 
 import pytest
 
 from gatekeeper import model
-from gatekeeper.store import HistoryStore, open_store
+from gatekeeper.store import HistoryStore, codec, open_store
 from tests.store.factories import T0, benchmarks, coverage_report, hours, many_results, result, run
 
 Out = model.Outcome
@@ -105,6 +106,39 @@ def test_stored_sources_names_each_stored_run_and_its_files(store: HistoryStore)
         ("svc", "8", 1): frozenset(),
     }
     assert store.stored_sources([]) == {}
+
+
+def test_names_no_database_can_hold_are_stored_with_a_replacement_character(
+    store: HistoryStore,
+) -> None:
+    # JSON escapes (libtest JSON, pytest-benchmark) and file names that are not UTF-8
+    # (surrogateescape) bring lone surrogates and NULs, which neither SQLite's UTF-8 nor
+    # PostgreSQL's text can hold; each becomes U+FFFD and the run is stored.
+    odd = model.Run(
+        meta=model.RunMeta(service="svc\ud800", run_id="r\x001", branch="m\udcffain"),
+        sources=(model.SourceFile("reports/\udcff.xml", "junit", "ab" * 32, 10),),
+        tests=(result("suite::te\x00st"), result("su\udcffite::ok", file="src/\ud800.rs")),
+        benchmarks=(replace(benchmarks()[0], name="parse/\ud800", group="g\x00"),),
+    )
+    assert store.save_runs([odd]) == [True]
+    (stored,) = store.runs()
+    assert (stored.meta.service, stored.meta.run_id, stored.meta.branch) == (
+        "svc\ufffd", "r\ufffd1", "m\ufffdain",
+    )  # fmt: skip
+    assert [s.path for s in store.run_sources(stored.pk)] == ["reports/\ufffd.xml"]
+    assert sorted((r.test_id, r.suite, r.name, r.file) for r in store.run_results(stored.pk)) == [
+        ("suite::te\ufffdst", "suite", "te\ufffdst", None),
+        ("su\ufffdite::ok", "su\ufffdite", "ok", "src/\ufffd.rs"),
+    ]
+    (bench,) = store.benchmarks(stored.pk)
+    assert (bench.name, bench.group) == ("parse/\ufffd", "g\ufffd")
+    # Saved again as it came: the same run (the same cleaned key), not a second one.
+    assert store.save_runs([odd]) == [False]
+
+
+def test_a_storable_run_is_passed_through_untouched() -> None:
+    clean = run("1", tests=[result("integration::ünï::cödé_✓_🦀"), result("a::b")])
+    assert codec.storable_run(clean) is clean
 
 
 def test_nonsense_floats_become_none_and_bad_text_is_made_storable(store: HistoryStore) -> None:
