@@ -1148,20 +1148,16 @@ class Gatekeeper:
         return _history_summary(self.store)
 
     def save(self, runs: Sequence[Run]) -> list[IngestOutcome]:
-        """Store runs in one transaction. A run already stored from the same reports is skipped;
-        one stored from *other* reports is an error, never a silent loss of the new ones."""
-        self._check_not_conflicting(runs)
-        stored = self.store.save_runs(runs)
-        return [outcome_of(run, was_stored) for run, was_stored in zip(runs, stored, strict=True)]
-
-    def _check_not_conflicting(self, runs: Sequence[Run]) -> None:
-        stored = self.store.stored_sources(
+        """Store runs in one transaction. A run already stored from the same reports is skipped
+        (and reported as it is stored); one stored from *other* reports is an error, never a
+        silent loss of the new ones."""
+        before = self.store.stored_runs(
             [(r.meta.service, r.meta.run_id, r.meta.attempt) for r in runs]
         )
         for run in runs:
             m = run.meta
-            shas = stored.get((m.service, m.run_id, m.attempt))
-            if shas is not None and shas != {s.sha256 for s in run.sources}:
+            found = before.get((m.service, m.run_id, m.attempt))
+            if found is not None and found[1] != {s.sha256 for s in run.sources}:
                 raise RunConflictError(
                     f"{m.service} run {m.run_id} attempt {m.attempt}: already stored from other "
                     "report files; a run is stored once, from all of its reports",
@@ -1170,6 +1166,15 @@ class Gatekeeper:
                         "or give each job its own --run-id"
                     ),
                 )
+        stored = self.store.save_runs(runs)
+        outcomes: list[IngestOutcome] = []
+        for run, was_stored in zip(runs, stored, strict=True):
+            m = run.meta
+            found = before.get((m.service, m.run_id, m.attempt))
+            if not was_stored and found is not None:
+                run = _as_stored(run, found[0])
+            outcomes.append(outcome_of(run, was_stored))
+        return outcomes
 
     # -- API tokens -------------------------------------------------------------------------
 
@@ -1333,6 +1338,29 @@ def _input_warning(text: str) -> GateFailure:
     """A reader's note ("path:line: what") as a gate warning about that input."""
     subject, sep, rest = text.partition(": ")
     return GateFailure(FailureKind.INPUT, subject, rest if sep else text)
+
+
+def _as_stored(run: Run, stored: RunMeta) -> Run:
+    """A run that was already stored, described by what is stored: when this ingest gave it
+    another commit or branch, say so instead of printing metadata that was not kept. (Times
+    are not compared: without --timestamp a run's time is when it was ingested.)"""
+    given = run.meta
+    differ = [
+        f"{what} {new}"
+        for what, new, old in (
+            ("commit", given.commit, stored.commit),
+            ("branch", given.branch, stored.branch),
+        )
+        if new is not None and new != old
+    ]
+    if not differ:
+        return replace(run, meta=stored)
+    note = (
+        f"{given.service} run {given.run_id} attempt {given.attempt} was already stored with "
+        f"commit {stored.commit or '(none)'} on branch {stored.branch or '(none)'}; the "
+        f"{' and '.join(differ)} given now were not used"
+    )
+    return replace(run, meta=stored, warnings=(*run.warnings, note))
 
 
 def outcome_of(run: Run, stored: bool) -> IngestOutcome:

@@ -699,6 +699,25 @@ def test_a_report_whose_file_name_is_not_utf8_is_stored(tmp_path: Path) -> None:
     assert path.endswith("\ufffd-junit.xml")
 
 
+def test_a_stored_run_ingested_again_is_shown_as_stored(tmp_path: Path) -> None:
+    (tmp_path / "junit.xml").write_bytes(NEXTEST.read_bytes())
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    base = ("ingest", "junit.xml", "--service", "s", "--run-id", "7", "--json", "--db", db)
+    first = gatekeeper(*base, "--commit", "aaaa", "--branch", "main", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    again = gatekeeper(*base, "--commit", "bbbb", "--branch", "feature", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    out = json.loads(again.stdout)
+    assert (out["stored"], out["commit"], out["branch"]) == (False, "aaaa", "main")
+    assert again.stderr.strip() == (
+        "warning: s run 7 attempt 1 was already stored with commit aaaa on branch main; "
+        "the commit bbbb and branch feature given now were not used"
+    )
+    same = gatekeeper(*base, "--commit", "aaaa", "--branch", "main", cwd=tmp_path)
+    assert (same.returncode, same.stderr) == (0, "")
+    assert json.loads(same.stdout)["stored"] is False
+
+
 def test_manifest_lines_of_one_run_must_agree(tmp_path: Path) -> None:
     (tmp_path / "a.xml").write_bytes(NEXTEST.read_bytes())
     (tmp_path / "b.xml").write_bytes(TARPAULIN.read_bytes())

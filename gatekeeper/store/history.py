@@ -445,23 +445,37 @@ class HistoryStore(ReportQueries, TokenStore):
             row = conn.execute(query).first()
             return None if row is None else _stored_run(row)
 
-    def stored_sources(self, keys: Collection[RunKey]) -> dict[RunKey, frozenset[str]]:
-        """For those of ``keys`` (service, run_id, attempt) already stored: the SHA-256 of each
-        report file the run was ingested from. One read for a whole backfill."""
+    def stored_runs(
+        self, keys: Collection[RunKey]
+    ) -> dict[RunKey, tuple[model.RunMeta, frozenset[str]]]:
+        """For those of ``keys`` (service, run_id, attempt) already stored: the run's metadata
+        and the SHA-256 of each report file it was ingested from. One read for a backfill."""
         cols = (RUNS.c.service, RUNS.c.run_id, RUNS.c.attempt)
-        query = select(*cols, SOURCE_FILES.c.sha256).select_from(
-            RUNS.outerjoin(SOURCE_FILES, SOURCE_FILES.c.run_fk == RUNS.c.id)
-        )
-        found: dict[RunKey, set[str]] = {}
+        query = select(
+            *cols, RUNS.c.commit_sha, RUNS.c.branch, RUNS.c.run_at, RUNS.c.ci_provider,
+            RUNS.c.url, SOURCE_FILES.c.sha256,
+        ).select_from(RUNS.outerjoin(SOURCE_FILES, SOURCE_FILES.c.run_fk == RUNS.c.id))  # fmt: skip
+        metas: dict[RunKey, model.RunMeta] = {}
+        shas: dict[RunKey, set[str]] = {}
         with self._transaction("looking up runs") as conn:
             for chunk in bulk.chunks(list(dict.fromkeys(keys)), bulk.CHUNK // 3):
-                for service, run_id, attempt, sha in conn.execute(
-                    query.where(tuple_(*cols).in_(chunk))
-                ):
-                    shas = found.setdefault((service, run_id, attempt), set())
-                    if sha is not None:
-                        shas.add(sha)
-        return {key: frozenset(shas) for key, shas in found.items()}
+                for row in conn.execute(query.where(tuple_(*cols).in_(chunk))):
+                    key = (row[0], row[1], row[2])
+                    if key not in metas:
+                        metas[key] = model.RunMeta(
+                            service=row[0],
+                            run_id=row[1],
+                            attempt=row[2],
+                            commit=row[3],
+                            branch=row[4],
+                            timestamp=codec.from_db_time(row[5]),
+                            ci_provider=row[6],
+                            url=row[7],
+                        )
+                        shas[key] = set()
+                    if row[8] is not None:
+                        shas[key].add(row[8])
+        return {key: (meta, frozenset(shas[key])) for key, meta in metas.items()}
 
     def run(self, run_pk: int) -> model.StoredRun | None:
         """One stored run by its key, or None."""

@@ -86,26 +86,27 @@ def test_a_run_without_timestamp_or_details(store: HistoryStore) -> None:
     assert store.run_sources(stored.pk) == []
 
 
-def test_stored_sources_names_each_stored_run_and_its_files(store: HistoryStore) -> None:
+def test_stored_runs_names_each_stored_run_its_metadata_and_files(store: HistoryStore) -> None:
     two_files = model.Run(
-        meta=model.RunMeta(service="svc", run_id="7", attempt=2),
+        meta=model.RunMeta(service="svc", run_id="7", attempt=2, commit="c7", branch="dev"),
         sources=(
             model.SourceFile("a.xml", "junit", "aa" * 32, 10),
             model.SourceFile("b.xml", "junit", "bb" * 32, 20),
         ),
     )
     no_files = model.Run(meta=model.RunMeta(service="svc", run_id="8"), sources=())
-    store.save_runs([run("1"), two_files, no_files])
+    first = run("1")
+    store.save_runs([first, two_files, no_files])
     # 400 keys: more than one chunk of the IN (...) lookup
     asked = [("svc", str(i), 1) for i in range(400)] + [
         ("user-service", "1", 1), ("svc", "7", 2), ("svc", "7", 1), ("svc", "8", 1),
     ]  # fmt: skip
-    assert store.stored_sources(asked) == {
-        ("user-service", "1", 1): frozenset({"ab" * 32}),
-        ("svc", "7", 2): frozenset({"aa" * 32, "bb" * 32}),
-        ("svc", "8", 1): frozenset(),
+    assert store.stored_runs(asked) == {
+        ("user-service", "1", 1): (first.meta, frozenset({"ab" * 32})),
+        ("svc", "7", 2): (two_files.meta, frozenset({"aa" * 32, "bb" * 32})),
+        ("svc", "8", 1): (no_files.meta, frozenset()),
     }
-    assert store.stored_sources([]) == {}
+    assert store.stored_runs([]) == {}
 
 
 def test_names_no_database_can_hold_are_stored_with_a_replacement_character(
