@@ -1151,6 +1151,11 @@ class Gatekeeper:
         """Store runs in one transaction. A run already stored from the same reports is skipped
         (and reported as it is stored); one stored from *other* reports is an error, never a
         silent loss of the new ones."""
+        from gatekeeper.store.codec import storable_run  # the store is open: no new imports
+
+        # Names as the store will keep them, so the lookup below finds a run stored earlier
+        # under a name it had to clean (a lone surrogate, a NUL).
+        runs = [storable_run(run) for run in runs]
         before = self.store.stored_runs(
             [(r.meta.service, r.meta.run_id, r.meta.attempt) for r in runs]
         )

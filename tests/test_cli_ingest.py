@@ -718,6 +718,25 @@ def test_a_stored_run_ingested_again_is_shown_as_stored(tmp_path: Path) -> None:
     assert json.loads(same.stdout)["stored"] is False
 
 
+def test_other_files_under_a_cleaned_run_key_are_still_a_conflict(tmp_path: Path) -> None:
+    # A service name that is not UTF-8 (surrogateescape) is stored cleaned (U+FFFD); ingesting
+    # other files under the same key must still be refused, not called "already stored".
+    (tmp_path / "a.xml").write_bytes(NEXTEST.read_bytes())
+    (tmp_path / "b.xml").write_bytes(
+        (REALWORLD / "junit" / "action-junit-report__pytest_single_line.xml").read_bytes()
+    )
+    service = os.fsdecode(b"svc-\xff")
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    first = gatekeeper("ingest", "a.xml", "--service", service, "--run-id", "1", "--db", db,
+                       cwd=tmp_path)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    other = gatekeeper("ingest", "b.xml", "--service", service, "--run-id", "1", "--db", db,
+                       cwd=tmp_path)  # fmt: skip
+    assert other.returncode == 2
+    assert "already stored from other report files" in other.stderr
+    assert sqlite_runs(tmp_path / "h.db") == [("svc-\ufffd", "1", 1)]
+
+
 def test_manifest_lines_of_one_run_must_agree(tmp_path: Path) -> None:
     (tmp_path / "a.xml").write_bytes(NEXTEST.read_bytes())
     (tmp_path / "b.xml").write_bytes(TARPAULIN.read_bytes())
