@@ -34,6 +34,7 @@ from gatekeeper.errors import (
     RunConflictError,
     StoreError,
     UnknownFormatError,
+    reason_of,
 )
 from gatekeeper.model import (
     TOKEN_SCOPES,
@@ -474,27 +475,27 @@ class Gatekeeper:
         seen: set[Path] = set()
         for pattern in patterns:
             try:
-                self._collect_one(pattern, fmt, found, notes, seen)
+                files, note = self._collect_one(pattern, fmt)
             except (OSError, ValueError) as err:  # a name too long, a NUL in it
-                problem = err.strerror if isinstance(err, OSError) and err.strerror else err
                 raise NoReportsError(
-                    f"{pattern[:200]}: not a path gatekeeper can read ({problem})",
+                    f"{pattern[:200]}: not a path gatekeeper can read ({reason_of(err)})",
                     hint="name the report files, globs or folders to read",
                 ) from None
+            if note:
+                notes.append(note)
+            for f in files:
+                resolved = f.path.resolve()
+                if resolved not in seen:
+                    seen.add(resolved)
+                    found.append(f)
         if not found:
             raise NoReportsError(
                 "no report files given", hint="name the report files, globs or folders to read"
             )
         return found, notes
 
-    def _collect_one(
-        self,
-        pattern: str,
-        fmt: str,
-        found: list[ReportFile],
-        notes: list[str],
-        seen: set[Path],
-    ) -> None:
+    def _collect_one(self, pattern: str, fmt: str) -> tuple[list[ReportFile], str | None]:
+        """The report files of one file, glob or folder, and a note on what was passed over."""
         if not pattern.strip():
             # `gatekeeper ingest "$REPORT"` with REPORT unset would read the whole folder
             raise NoReportsError(
@@ -502,11 +503,12 @@ class Gatekeeper:
                 hint="name the report files, globs or folders to read",
             )
         path = self.cwd / pattern
+        note = None
         if path.is_dir():
             files, skipped = self._walk(path, fmt)
             if skipped:
                 shown = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
-                notes.append(
+                note = (
                     f"{pattern}: passed over {len(skipped)} file(s) that are not reports: {shown}"
                 )
             if not files:
@@ -537,11 +539,7 @@ class Gatekeeper:
                 f"{pattern}: no such file or directory",
                 hint="did the test step write its report there?",
             )
-        for f in files:
-            resolved = f.path.resolve()
-            if resolved not in seen:
-                seen.add(resolved)
-                found.append(f)
+        return files, note
 
     def _walk(self, root: Path, fmt: str) -> tuple[list[ReportFile], list[str]]:
         out: list[ReportFile] = []

@@ -12,6 +12,14 @@ EXIT_GATE_FAILED = 1
 EXIT_CANNOT_DECIDE = 2
 
 
+def reason_of(err: OSError | ValueError) -> str:
+    """Why the OS (``strerror``: "File name too long") or Python ("embedded null byte")
+    refused a path, for a message."""
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    return str(err) or type(err).__name__
+
+
 class GatekeeperError(Exception):
     """Base class. ``exit_code`` is always 2: the tool could not do what was asked."""
 

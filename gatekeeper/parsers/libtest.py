@@ -113,7 +113,9 @@ class _Block:
     exit_note: str | None = None
 
 
-_LONE_STATUS = frozenset({"ok", "FAILED", "ignored"})
+# libtest's status words, in the order a glued status is looked for (`...doneok`).
+_STATUS_WORDS = (("FAILED", Outcome.FAILED), ("ignored", Outcome.SKIPPED), ("ok", Outcome.PASSED))
+_LONE_STATUS = frozenset(word for word, _ in _STATUS_WORDS)
 
 
 class _Parser:
@@ -414,11 +416,7 @@ class _Parser:
         for text in reversed(test.captured):
             # `print!` without a newline glues the status to the output: `...doneok`.
             stripped = text.rstrip()
-            for word, outcome in (
-                ("FAILED", Outcome.FAILED),
-                ("ignored", Outcome.SKIPPED),
-                ("ok", Outcome.PASSED),
-            ):
+            for word, outcome in _STATUS_WORDS:
                 if stripped.endswith(word) and (not crashed or stripped.strip() == word):
                     test.outcome = outcome
                     test.captured[test.captured.index(text)] = stripped[: -len(word)]

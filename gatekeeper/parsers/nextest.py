@@ -47,12 +47,13 @@ _BLOCK_END = re.compile(
 # nextest's own messages end a block too, but only where the output is indented (nextest >=
 # 0.9.8x): in the older layout a test's `error: config file not found` is at column 0 as well.
 _MESSAGE = re.compile(r"^(?:error|warning|info): ")
-_OLD_HEADER = re.compile(r"^--- (?:TRY \d+ )?(?:STDOUT|STDERR|OUTPUT):\s")
+_OLD_HEADER_START = r"^--- (?:TRY \d+ )?(?:STDOUT|STDERR|OUTPUT):\s"
+_OLD_HEADER = re.compile(_OLD_HEADER_START)
 # Output headers: `  stdout ───` (nextest >= 0.9.8x, content indented by 4), `── stdout ──`
 # (--no-output-indent), and `--- STDOUT:   nextest-tests::basic test_x ---` (older nextest).
 _OUTPUT_HEADER = re.compile(
     r"^\s*(?:[─-]{1,3} )?(?:stdout|stderr|output|execfail)(?: [─-]{1,3})?\s*$|"
-    r"^--- (?:TRY \d+ )?(?:STDOUT|STDERR|OUTPUT):\s.*---$"
+    rf"{_OLD_HEADER_START}.*---$"
 )
 # nextest's own line after the output: `    (test aborted with signal 11: SIGSEGV)`.
 _INFO_LINE = re.compile(r"^\s*\((?:test|script) (?P<what>[^)]*)\)\s*$")

@@ -24,6 +24,7 @@ from gatekeeper.errors import (
     DatabaseLockedError,
     DatabaseUnavailableError,
     StoreError,
+    reason_of,
 )
 
 DEFAULT_URL = "sqlite:///.gatekeeper/gatekeeper.db"
@@ -103,9 +104,8 @@ def prepare_sqlite_file(target: Target, *, create: bool) -> None:
     try:
         _prepare_sqlite_file(path, create=create)
     except (OSError, ValueError) as err:  # a name too long, a NUL in it
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
         raise StoreError(
-            f"{str(path)[:200]}: cannot use this path for the database ({reason.lower()})",
+            f"{str(path)[:200]}: cannot use this path for the database ({reason_of(err).lower()})",
             hint=f"choose another file name; {CHECK_DB}",
         ) from err
 
