@@ -148,6 +148,20 @@ def run_counts(m: Mapping[str, Any]) -> model.RunCounts:
     )
 
 
+def run_meta(m: Mapping[Any, Any]) -> model.RunMeta:
+    """A `runs` row (as a mapping of its columns) as the run's metadata."""
+    return model.RunMeta(
+        service=m["service"],
+        run_id=m["run_id"],
+        attempt=m["attempt"],
+        commit=m["commit_sha"],
+        branch=m["branch"],
+        timestamp=from_db_time(m["run_at"]),
+        ci_provider=m["ci_provider"],
+        url=m["url"],
+    )
+
+
 def benchmark(m: Mapping[str, Any]) -> model.BenchmarkResult:
     """A `benchmarks` row (as a mapping of its columns) as the model's record."""
     return model.BenchmarkResult(

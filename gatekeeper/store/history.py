@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
@@ -462,7 +462,7 @@ class HistoryStore(ReportQueries, TokenStore):
                 for row in conn.execute(query.where(tuple_(*cols).in_(chunk))):
                     key = (row.service, row.run_id, row.attempt)
                     if key not in metas:
-                        metas[key] = _run_meta(row._mapping)
+                        metas[key] = codec.run_meta(row._mapping)
                         shas[key] = set()
                     if row.sha256 is not None:
                         shas[key].add(row.sha256)
@@ -1035,27 +1035,13 @@ def _prefixed(table: Table) -> list[Any]:
     return [c.label(f"b_{c.name}") for c in table.columns]
 
 
-def _run_meta(m: Mapping[Any, Any]) -> model.RunMeta:
-    """A run's metadata from the columns of its ``runs`` row."""
-    return model.RunMeta(
-        service=m["service"],
-        run_id=m["run_id"],
-        attempt=m["attempt"],
-        commit=m["commit_sha"],
-        branch=m["branch"],
-        timestamp=codec.from_db_time(m["run_at"]),
-        ci_provider=m["ci_provider"],
-        url=m["url"],
-    )
-
-
 def _stored_run(row: AnyRow) -> model.StoredRun:
     m = row._mapping
     ingested = codec.from_db_time(m["ingested_at"])
     assert ingested is not None
     return model.StoredRun(
         pk=m["id"],
-        meta=_run_meta(m),
+        meta=codec.run_meta(m),
         counts=codec.run_counts(m),
         ingested_at=ingested,
         warnings=codec.load_json_strings(m["warnings"]),
