@@ -12,7 +12,7 @@ from operator import itemgetter
 import numpy as np
 
 from gatekeeper import model
-from gatekeeper.flaky.bursts import RunKey, find_bursts, stamp, tally_runs
+from gatekeeper.flaky.common import Charge, find_common_causes, stamp, tally_runs
 from gatekeeper.flaky.config import ClassifierConfig
 from gatekeeper.flaky.segment import (
     Prior,
@@ -40,25 +40,28 @@ def classify(
     """
     config = config or ClassifierConfig()
     rows = list(executions)
-    bursts = find_bursts(tally_runs(rows), config)
     by_test: dict[TestKey, list[model.TestExecution]] = {}
+    failed: set[TestKey] = set()
     for e in rows:
-        by_test.setdefault((e.service, e.test_id), []).append(e)
+        key = (e.service, e.test_id)
+        by_test.setdefault(key, []).append(e)
+        if e.outcome in _FAILED:
+            failed.add(key)
+    causes = find_common_causes(tally_runs(rows), {k: by_test[k] for k in failed}, config)
     held = frozenset(quarantined)
     prior = Prior(flaky=config.flaky_prior, change=config.change_prior)
     stamps = _Stamps()
     verdicts = tuple(
         _classify_test(
             key,
-            _history(by_test[key], bursts, config, stamps, need_order=key in held),
+            _history(by_test[key], causes.charged, config, stamps, need_order=key in held),
             config,
             prior,
             key in held,
         )
         for key in sorted(by_test)
     )
-    ordered = sorted(bursts.values(), key=lambda b: (b.service, stamp(b.timestamp), b.run_id))
-    return model.Classification(verdicts=verdicts, bursts=tuple(ordered))
+    return model.Classification(verdicts=verdicts, bursts=causes.bursts())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,7 +106,7 @@ class _History:
 
 def _history(
     executions: list[model.TestExecution],
-    bursts: dict[RunKey, model.BurstRun],
+    charged: frozenset[Charge],
     config: ClassifierConfig,
     stamps: _Stamps,
     need_order: bool,
@@ -116,7 +119,7 @@ def _history(
         if outcome is model.Outcome.SKIPPED:
             continue
         if outcome in _FAILED:
-            if (e.service, e.run_id, e.attempt) in bursts:
+            if (e.service, e.run_id, e.attempt, e.test_id) in charged:
                 burst_failures += 1
                 continue
             failed = True
@@ -244,6 +247,13 @@ def _classify_test(
     if facts.executions < config.min_runs and not same_commit:
         return verdict(model.Verdict.INSUFFICIENT_DATA, 1.0, last)
     if last is not None and last.mixed and p_flaky >= config.enter_confidence:
+        newest = commits[-1]
+        if len(newest.executions) >= 2 and newest.failures == len(newest.executions):
+            # Failing on every execution of the newest commit, retries included: whatever the
+            # segments say, a test failing deterministically now is not quarantined (it may be
+            # a regression inside a flaky stretch); the next commit settles it.
+            since = Segment(len(commits) - 1, len(commits), newest.failures, newest.failures)
+            return verdict(model.Verdict.BROKEN, 1.0 - p_flaky, since)
         return verdict(model.Verdict.FLAKY, p_flaky, last)
     k, m = (last.failures, last.executions) if last is not None else (0, 0)
     return verdict(model.Verdict.STABLE, rate_below(k, m, config.stable_rate), last)
@@ -402,5 +412,8 @@ def _summary(
     if facts.same_commit:
         parts.append(f"passed and failed on the same commit {facts.same_commit} time(s)")
     if facts.burst_failures:
-        parts.append(f"{facts.burst_failures} failure(s) excluded as infrastructure bursts")
+        parts.append(
+            f"{facts.failures} failure(s) charged to the test, {facts.burst_failures} to common"
+            " causes (failures many tests shared: outages, bursts, co-failures)"
+        )
     return "; ".join(parts)

@@ -32,17 +32,12 @@ class ClassifierConfig:
     heal_reference_rate: float = 0.05
     #: A stable verdict's confidence is P(current failure rate < this).
     stable_rate: float = 0.05
-    #: A burst needs at least this many failing tests in one run attempt ...
-    burst_min_failures: int = 5
-    #: ... and either this share of its tests failing, or that many sharing one message ...
-    burst_min_share: float = 0.2
-    #: ... and P(this many failures | the service's typical failure share) below this ...
-    burst_alpha: float = 1e-6
-    #: ... or below this when most of the failing tests share one failure message (one cause
-    #: failing many tests at once: a database down, a port taken).
-    burst_alpha_shared: float = 1e-3
-    #: Share of a service's runs (the worst) left out when estimating its typical failure share.
-    burst_trim: float = 0.1
+    #: Prior probability that a run attempt's environment fails tests (an outage, a burst, a
+    #: co-failure): the common-cause model's prior odds against a degraded attempt.
+    common_cause_prior: float = 0.02
+    #: The same, for an attempt next to a degraded one: the service's attempt just before or
+    #: after it, or another service's attempt of the same commit (outages span them).
+    neighbour_prior: float = 0.5
 
     def __post_init__(self) -> None:
         for name, low, high, ends in _BOUNDS:
@@ -54,12 +49,7 @@ class ClassifierConfig:
                     f"classifier setting {name}={value!r}: must be in {shown}",
                     hint="the defaults and their meaning are in docs/statistics.md",
                 )
-        if not 0.0 <= self.burst_trim < 1.0:
-            raise ConfigError(
-                f"classifier setting burst_trim={self.burst_trim!r}: must be in [0, 1)",
-                hint="the defaults and their meaning are in docs/statistics.md",
-            )
-        for name in ("window", "min_runs", "burst_min_failures"):
+        for name in ("window", "min_runs"):
             if getattr(self, name) < 0:
                 raise ConfigError(
                     f"classifier setting {name}={getattr(self, name)!r}: must not be negative",
@@ -72,10 +62,9 @@ _BOUNDS = (
     ("flaky_prior", 0.0, 1.0, "()"),
     ("change_prior", 0.0, 1.0, "()"),
     ("heal_alpha", 0.0, 1.0, "()"),
-    ("burst_alpha", 0.0, 1.0, "()"),
-    ("burst_alpha_shared", 0.0, 1.0, "()"),
+    ("common_cause_prior", 0.0, 1.0, "()"),
+    ("neighbour_prior", 0.0, 1.0, "()"),
     ("enter_confidence", 0.0, 1.0, "(]"),
     ("heal_reference_rate", 0.0, 1.0, "(]"),
     ("stable_rate", 0.0, 1.0, "(]"),
-    ("burst_min_share", 0.0, 1.0, "(]"),
 )

@@ -157,7 +157,7 @@ def test_without_burst_detection_the_burst_would_make_tests_flaky(
 ) -> None:
     # The counterfactual that shows the exclusion matters: with bursts switched off (an
     # impossible minimum), the re-run makes the Redis tests pass and fail on one commit.
-    off = classify(executions, ClassifierConfig(burst_min_failures=10_000))
+    off = classify(executions, ClassifierConfig(common_cause_prior=1e-300))
     assert off.bursts == ()
     flips = [v for v in off.verdicts if v.service == BURST[0] and v.evidence.same_commit_flips]
     assert len(flips) >= 15

@@ -1,0 +1,472 @@
+"""Common causes: failures that many tests share are charged to their run's environment.
+
+Before any test is charged with a failure, the classifier asks what the failure shares with
+others (docs/statistics.md, "Step 1: common causes"). The model has two latent parts, fitted
+together by alternating between them:
+
+- an **environment** per run attempt: with probability ``e`` (0 in a healthy run) the
+  attempt's environment fails any of its tests, whatever the test; estimated from all the
+  attempt's tests (one binomial likelihood), or, for a co-failure, from the tests that failed
+  with one normalised message;
+- an **own failure rate** per test, estimated from the failures charged to it.
+
+A test fails in an attempt with probability ``1 - (1 - e)(1 - p)``. An attempt is degraded when
+its failures are better explained with an environment than by its tests' own rates (a
+likelihood ratio against the prior odds of a degraded attempt; its neighbours in time and
+across services raise those odds). A failure in a degraded attempt is then charged to the
+environment when the test's own behaviour explains it worse:
+
+- a failure on a commit where the test also passed: when the environment is the likelier
+  cause, ``p < e / (1 + e)``;
+- a block of consecutive commits on which the test failed every time: when the environment
+  failing it that often (the product of its attempts' ``e``) is likelier than the test changing
+  its behaviour (``change_prior`` per change point a regression needs). A block that runs
+  through a healthy attempt is always the test's own (a regression).
+
+Pure: executions in, charges out; no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+from scipy.special import pdtrc  # Poisson upper tail, for the evidence's p-value
+
+from gatekeeper import model
+from gatekeeper.flaky.config import ClassifierConfig
+
+RunKey = tuple[str, str, int]  # (service, run_id, attempt)
+TestKey = tuple[str, str]  # (service, test_id)
+Charge = tuple[str, str, int, str]  # (service, run_id, attempt, test_id)
+
+_FAILING = frozenset(o for o in model.Outcome if o.is_failure)
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+_NUMBER = re.compile(r"\d+")
+_SPACE = re.compile(r"\s+")
+_ROUNDS = 6  # alternations at most; a history settles in two or three
+
+
+def normalise_message(message: str | None) -> str | None:
+    """The part of a failure message that names its cause: first line, addresses and numbers
+    blanked (pytest prints ``at 0x7f...`` object addresses that differ on every run)."""
+    if not message:
+        return None
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    text = _NUMBER.sub("#", _HEX.sub("0x?", first))
+    return _SPACE.sub(" ", text).strip()[:200] or None
+
+
+def stamp(ts: datetime | None) -> float:
+    """A sortable number for a possibly missing, possibly naive (taken as UTC) time."""
+    if ts is None:
+        return -math.inf
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.timestamp()
+
+
+@dataclass(slots=True)
+class RunTally:
+    """One run attempt: which tests ran, which failed, with what normalised message."""
+
+    commit: str | None = None
+    branch: str | None = None
+    timestamp: datetime | None = None
+    tests: set[str] = field(default_factory=set)
+    #: test -> the normalised message of its first failing execution (retry order; ties of one
+    #: retry number: the smallest message, so that row order never matters)
+    failed: dict[str, tuple[int, str | None]] = field(default_factory=dict)
+
+
+def tally_runs(executions: Iterable[model.TestExecution]) -> dict[RunKey, RunTally]:
+    """Per run attempt, the tests that ran (not skipped) and those with a failing execution."""
+    runs: dict[RunKey, RunTally] = {}
+    skipped, failing = model.Outcome.SKIPPED, _FAILING
+    for e in executions:
+        outcome = e.outcome
+        if outcome is skipped:
+            continue
+        key = (e.service, e.run_id, e.attempt)
+        tally = runs.get(key)
+        if tally is None:
+            tally = runs[key] = RunTally(e.commit, e.branch, e.timestamp)
+        tally.tests.add(e.test_id)
+        if outcome in failing:
+            norm = normalise_message(e.message)
+            seen = tally.failed.get(e.test_id)
+            if seen is None or (e.retry, norm or "") < (seen[0], seen[1] or ""):
+                tally.failed[e.test_id] = (e.retry, norm)
+    return runs
+
+
+@dataclass(frozen=True, slots=True)
+class Degraded:
+    """A run attempt whose environment failed tests: all of them (``message`` None) or those
+    failing with one normalised message (a co-failure)."""
+
+    environment: float  # e: the chance that the environment failed any one test
+    llr: float  # log-likelihood ratio of the environment against the tests' own rates
+    message: str | None  # the co-failure's message; None: the whole attempt
+    expected: float  # failures the tests' own rates predict in the attempt
+
+
+@dataclass(frozen=True, slots=True)
+class CommonCauses:
+    """What the model concluded: the degraded attempts and the failures charged to them."""
+
+    degraded: Mapping[RunKey, Degraded]
+    #: (service, run id, attempt, test id) of every failing attempt charged to the environment
+    charged: frozenset[Charge]
+    runs: Mapping[RunKey, RunTally]
+
+    def bursts(self) -> tuple[model.BurstRun, ...]:
+        """The degraded attempts that were charged with at least one failure, as the
+        classification reports them, in (service, time, run id, attempt) order."""
+        per_run = Counter((s, r, a) for s, r, a, _t in self.charged)
+        out = []
+        for key, d in self.degraded.items():
+            if not per_run[key]:
+                continue
+            run = self.runs[key]
+            charged = per_run[key]
+            message = d.message
+            if message is None:
+                shared = Counter(m for _r, m in run.failed.values() if m is not None)
+                if shared:
+                    top, count = min(shared.items(), key=lambda kv: (-kv[1], kv[0]))
+                    message = top if count * 2 >= len(run.failed) else None
+            out.append(
+                model.BurstRun(
+                    service=key[0],
+                    run_id=key[1],
+                    attempt=key[2],
+                    commit=run.commit,
+                    timestamp=run.timestamp,
+                    tests=len(run.tests),
+                    failures=charged,
+                    expected_share=d.expected / len(run.tests) if run.tests else 0.0,
+                    p_value=float(pdtrc(len(run.failed) - 1, d.expected)),
+                    message=message,
+                )
+            )
+        out.sort(key=lambda b: (b.service, stamp(b.timestamp), b.run_id, b.attempt))
+        return tuple(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# The model
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """One failing test's executions in one run attempt."""
+
+    run: RunKey
+    executions: int
+    failures: int
+    message: str | None
+
+
+@dataclass(slots=True)
+class _Commit:
+    attempts: list[_Attempt]
+
+    @property
+    def all_failed(self) -> bool:
+        return all(a.failures == a.executions for a in self.attempts)
+
+
+@dataclass(slots=True)
+class _Timeline:
+    """A test that failed at least once: its commits in time order, and its attempt count."""
+
+    commits: list[_Commit]
+    attempts: int
+
+
+def find_common_causes(
+    runs: dict[RunKey, RunTally],
+    failing: Mapping[TestKey, Sequence[model.TestExecution]],
+    config: ClassifierConfig,
+) -> CommonCauses:
+    """Fit the model. ``runs`` tallies every run attempt (``tally_runs``); ``failing`` holds
+    every execution of each test that failed at least once (any order)."""
+    timelines = {key: _timeline(rows) for key, rows in failing.items()}
+    service_attempts: Counter[str] = Counter()
+    for (service, _r, _a), run in runs.items():
+        service_attempts[service] += len(run.tests)
+    order = _service_order(runs)
+    charged: frozenset[Charge] = frozenset()
+    degraded: dict[RunKey, Degraded] = {}
+    for _ in range(_ROUNDS):
+        own = _own_rates(timelines, service_attempts, charged)
+        found = _degraded_runs(runs, own, order, config)
+        new_charged = _charge(timelines, found, own, config)
+        if found.keys() == degraded.keys() and new_charged == charged:
+            break
+        degraded, charged = found, new_charged
+    return CommonCauses(degraded=degraded, charged=charged, runs=runs)
+
+
+def _timeline(rows: Sequence[model.TestExecution]) -> _Timeline:
+    """The commits of one test, each with its attempts, in time order (all branches: a commit
+    is the code, whichever branch ran it). A run with no commit is its own commit."""
+    first: dict[str, tuple[float, str, int]] = {}
+    by_attempt: dict[RunKey, list[model.TestExecution]] = {}
+    commit_of: dict[RunKey, str] = {}
+    for e in rows:
+        if e.outcome is model.Outcome.SKIPPED:
+            continue
+        key = (e.service, e.run_id, e.attempt)
+        by_attempt.setdefault(key, []).append(e)
+        name = e.commit or f"run {e.run_id}"
+        commit_of[key] = name
+        at = (stamp(e.timestamp), e.run_id, e.attempt)
+        if name not in first or at < first[name]:
+            first[name] = at
+    commits: dict[str, list[_Attempt]] = {}
+    for key in sorted(by_attempt, key=lambda k: (stamp(by_attempt[k][0].timestamp), k)):
+        execs = by_attempt[key]
+        fails = [e for e in execs if e.outcome in _FAILING]
+        fails.sort(key=lambda e: (e.retry, normalise_message(e.message) or ""))
+        message = normalise_message(fails[0].message) if fails else None
+        commits.setdefault(commit_of[key], []).append(
+            _Attempt(key, len(execs), len(fails), message)
+        )
+    ordered = sorted(commits, key=lambda name: (first[name], name))
+    return _Timeline([_Commit(commits[name]) for name in ordered], len(by_attempt))
+
+
+@dataclass(frozen=True, slots=True)
+class _Own:
+    """The tests' own failures and the services' message mix, from the failures charged to
+    the tests themselves."""
+
+    counts: dict[TestKey, tuple[int, int]]  # failing tests: (own failing attempts, attempts)
+    mean: dict[str, float]  # per service: the pooled own rate, for tests that never failed
+    messages: dict[tuple[str, str], int]  # (service, message) -> own failing attempts with it
+    with_message: dict[str, int]  # per service: own failing attempts with a message
+    charged: frozenset[Charge]
+
+    def message_share(self, key: RunKey, run: RunTally, message: str) -> float:
+        """How often the service's own failures carry ``message`` (Jeffreys: never 0), the
+        attempt's own failures left out (leave-one-out, as for the rates)."""
+        here = [
+            m for t, (_r, m) in run.failed.items() if m is not None and (*key, t) not in self.charged
+        ]
+        count = self.messages.get((key[0], message), 0) - here.count(message)
+        total = self.with_message.get(key[0], 0) - len(here)
+        return (max(count, 0) + 0.5) / (max(total, 0) + 1)
+
+    def rate(self, service: str, test: str, run: RunKey | None = None) -> float:
+        """The test's own rate ``(k + p̄) / (m + 1)``: its own failing attempts ``k`` of ``m``
+        (attempts charged to the environment left out of both), shrunk towards the service's
+        pooled rate ``p̄`` with the weight of one attempt. Leave-one-out: a failure in ``run``
+        is not counted as evidence for its own explanation."""
+        mean = self.mean.get(service, 0.5)
+        k, m = self.counts.get((service, test), (0, 0))
+        if run is not None and (service, test) in self.counts and (*run, test) not in self.charged:
+            k, m = k - 1, m - 1
+        return (max(k, 0) + mean) / (max(m, 0) + 1)
+
+
+def _own_rates(
+    timelines: Mapping[TestKey, _Timeline],
+    service_attempts: Mapping[str, int],
+    charged: frozenset[Charge],
+) -> _Own:
+    counts: dict[TestKey, tuple[int, int]] = {}
+    per_service: Counter[str] = Counter()
+    gone_in: Counter[str] = Counter()
+    messages: Counter[tuple[str, str]] = Counter()
+    for key, tl in timelines.items():
+        k = gone = 0
+        for c in tl.commits:
+            for a in c.attempts:
+                if not a.failures:
+                    continue
+                if (*a.run, key[1]) in charged:
+                    gone += 1
+                    continue
+                k += 1
+                if a.message is not None:
+                    messages[(key[0], a.message)] += 1
+        counts[key] = (k, tl.attempts - gone)
+        per_service[key[0]] += k
+        gone_in[key[0]] += gone
+    mean = {s: (per_service[s] + 0.5) / (n - gone_in[s] + 1) for s, n in service_attempts.items()}
+    with_message: Counter[str] = Counter()
+    for (s, _m), c in messages.items():
+        with_message[s] += c
+    return _Own(counts, mean, dict(messages), dict(with_message), charged)
+
+
+def _service_order(runs: Mapping[RunKey, RunTally]) -> dict[RunKey, list[RunKey]]:
+    """Each attempt's neighbours: the service's attempts just before and after it in time, and
+    the other services' attempts of the same commit."""
+    by_service: dict[str, list[RunKey]] = {}
+    by_commit: dict[str, list[RunKey]] = {}
+    for key, run in runs.items():
+        by_service.setdefault(key[0], []).append(key)
+        if run.commit:
+            by_commit.setdefault(run.commit, []).append(key)
+    near: dict[RunKey, list[RunKey]] = {key: [] for key in runs}
+    for keys in by_service.values():
+        keys.sort(key=lambda k: (stamp(runs[k].timestamp), k[1], k[2]))
+        for a, b in zip(keys, keys[1:], strict=False):
+            near[a].append(b)
+            near[b].append(a)
+    for keys in by_commit.values():
+        if len(keys) > 1:
+            for k in keys:
+                near[k].extend(o for o in keys if o[0] != k[0])
+    return near
+
+
+def _degraded_runs(
+    runs: Mapping[RunKey, RunTally],
+    own: _Own,
+    near: Mapping[RunKey, list[RunKey]],
+    config: ClassifierConfig,
+) -> dict[RunKey, Degraded]:
+    """The attempts whose failures an environment explains: first against the prior odds of
+    any attempt, then, for the attempts next to one found so, against the neighbours' odds."""
+    fits: dict[RunKey, list[Degraded]] = {}
+    for key, run in runs.items():
+        if len(run.failed) >= 2:
+            fits[key] = _fit_run(key, run, own)
+    base = _log_odds(config.common_cause_prior)
+    close = _log_odds(config.neighbour_prior)
+    found: dict[RunKey, Degraded] = {}
+    for key, candidates in fits.items():
+        pick = _pick(candidates, base, len(runs[key].tests))
+        if pick is not None:
+            found[key] = pick
+    for key, candidates in fits.items():
+        if key in found or not any(n in found and found[n].message is None for n in near[key]):
+            continue
+        pick = _pick(candidates, close, len(runs[key].tests))
+        if pick is not None:
+            found[key] = pick
+    return found
+
+
+def _log_odds(prior: float) -> float:
+    return math.log((1.0 - prior) / prior)
+
+
+def _pick(candidates: list[Degraded], log_odds: float, n: int) -> Degraded | None:
+    """The whole-attempt environment if it passes, else the strongest co-failure that does.
+    The bar: the prior odds against a degraded attempt, plus half a log of the attempt's
+    size for the fitted ``e`` (the BIC's price of one free parameter)."""
+    bar = log_odds + 0.5 * math.log(max(n, 1))
+    passing = [d for d in candidates if d.llr > bar]
+    if not passing:
+        return None
+    whole = [d for d in passing if d.message is None]
+    if whole:
+        return whole[0]
+    return max(passing, key=lambda d: (d.llr, d.message or ""))
+
+
+def _fit_run(key: RunKey, run: RunTally, own: _Own) -> list[Degraded]:
+    """The whole-attempt fit, and one fit per message that at least two failing tests share
+    (their own rates scaled by how often the service's own failures carry that message)."""
+    service = key[0]
+    rates = {t: own.rate(service, t, key) for t in sorted(run.failed)}  # sorted: row order
+    n = len(run.tests)  # never changes a float sum
+    mean = own.mean.get(service, 0.5)
+    expected = math.fsum(rates.values()) + mean * (n - len(rates))
+    e, llr = _fit(np.fromiter(rates.values(), float, len(rates)), n)
+    out = [Degraded(e, llr, None, expected)]
+    groups: dict[str, list[str]] = {}
+    for t, (_retry, m) in sorted(run.failed.items()):
+        if m is not None:
+            groups.setdefault(m, []).append(t)
+    for m, tests in sorted(groups.items()):
+        if len(tests) < 2 or len(tests) == len(run.failed):
+            continue
+        share = own.message_share(key, run, m)
+        q = np.fromiter((rates[t] * share for t in tests), float, len(tests))
+        e_m, llr_m = _fit(q, n)
+        out.append(Degraded(e_m, llr_m, m, expected * share))
+    if len(groups) == 1 and len(next(iter(groups.values()))) == len(run.failed) >= 2:
+        # every failure carries one message: the whole-attempt fit, with that message's odds
+        (m,) = groups
+        share = own.message_share(key, run, m)
+        e_m, llr_m = _fit(np.fromiter(rates.values(), float, len(rates)) * share, n)
+        if llr_m > llr:
+            out[0] = Degraded(e_m, llr_m, None, expected)
+    return out
+
+
+def _fit(p: np.ndarray, n: int) -> tuple[float, float]:
+    """Maximise over ``e`` the log-likelihood ratio of "the environment fails each test with
+    probability e" against "e = 0", for an attempt of ``n`` tests in which the tests with own
+    rates ``p`` failed: ``sum log((e + p - e p) / p) + (n - f) log(1 - e)``. Concave in ``e``;
+    returns (e, ratio)."""
+    f = len(p)
+    p = np.clip(p, 1e-12, 1.0 - 1e-12)
+    rest = n - f
+    if rest <= 0:
+        return 1.0, float(np.sum(-np.log(p)))
+    if float(np.sum((1.0 - p) / p)) <= rest:
+        return 0.0, 0.0
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        slope = float(np.sum((1.0 - p) / (p + mid * (1.0 - p)))) - rest / (1.0 - mid)
+        if slope > 0:
+            lo = mid
+        else:
+            hi = mid
+    e = 0.5 * (lo + hi)
+    llr = float(np.sum(np.log((e + p - e * p) / p))) + rest * math.log1p(-e)
+    return e, max(llr, 0.0)
+
+
+def _charge(
+    timelines: Mapping[TestKey, _Timeline],
+    degraded: Mapping[RunKey, Degraded],
+    own: _Own,
+    config: ClassifierConfig,
+) -> frozenset[Charge]:
+    """The failing attempts the environment explains better than the test (module doc)."""
+    out: set[Charge] = set()
+    change = config.change_prior
+
+    def env(a: _Attempt) -> float:
+        d = degraded.get(a.run)
+        if d is None or (d.message is not None and d.message != a.message):
+            return 0.0
+        return d.environment
+
+    for key, tl in timelines.items():
+        commits = tl.commits
+        i = 0
+        while i < len(commits):
+            c = commits[i]
+            if not c.all_failed:
+                for a in c.attempts:
+                    e = env(a) if a.failures else 0.0
+                    if e > 0.0 and own.rate(*key, a.run) < e / (1.0 + e):
+                        out.add((*a.run, key[1]))
+                i += 1
+                continue
+            j = i
+            while j < len(commits) and commits[j].all_failed:
+                j += 1
+            block = [a for c in commits[i:j] for a in c.attempts]
+            chance = math.prod(env(a) for a in block)
+            changes = (i > 0) + (j < len(commits))
+            if chance > 0.0 and chance >= change ** max(changes, 1):
+                out.update((*a.run, key[1]) for a in block)
+            i = j
+    return frozenset(out)
