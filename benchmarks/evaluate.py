@@ -13,6 +13,7 @@ benchmarks/results/evaluation.md and prints the same table.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import statistics
 import sys
@@ -98,6 +99,7 @@ class Row:
     scenario: Scenario
     truth: GroundTruth
     gk: Score
+    called: int
     broken_called_flaky: int
     false_broken: int
     broken_found: int
@@ -160,6 +162,7 @@ def evaluate(sc: Scenario, work: Path, *, delay_step: int) -> Row:
         scenario=sc,
         truth=truth,
         gk=score(called, truth.flaky),
+        called=sum(v.verdict is model.Verdict.FLAKY for v in verdicts),
         broken_called_flaky=len(called & truth.broken),
         false_broken=len(broken - truth.broken),
         broken_found=len(broken & truth.broken),
@@ -179,11 +182,14 @@ def evaluate(sc: Scenario, work: Path, *, delay_step: int) -> Row:
 
 def table(rows: Sequence[Row]) -> str:
     head = (
-        "| scenario | commits | tests | executions | bursts | flaky | broken | ambiguous "
-        "| gatekeeper P / R / F1 | one-commit flakes | F1 counting them | broken called flaky "
+        "| scenario | commits | tests | executions | common-cause attempts | flaky | broken "
+        "| ambiguous "
+        "| gatekeeper P / R / F1 | one-commit flakes | F1 counting them | called flaky "
+        "| broken called flaky "
         "| called broken wrongly | broken found "
         "| flip-rate P / R / F1 (hindsight) | delay (median commits, found) |\n"
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: "
+        "| ---: "
         "| ---: "
         "| --- | --- |\n"
     )
@@ -192,10 +198,11 @@ def table(rows: Sequence[Row]) -> str:
         sc, t = r.scenario, r.truth
         delay = "—" if r.delay_median is None else f"{r.delay_median:g} ({r.delay_detected})"
         lines.append(
-            f"| {sc.name} | {sc.commits} | {sc.tests} | {t.executions:,} | {t.bursts} "
+            f"| {sc.name} | {sc.commits} | {sc.tests} | {t.executions:,} | {len(t.burst_runs)} "
             f"| {len(t.flaky)} | {len(t.broken)} | {len(t.ambiguous)} "
             f"| {r.gk.precision:.3f} / {r.gk.recall:.3f} / **{r.gk.f1:.3f}** "
             f"| {len(t.one_commit)} | {r.strict.f1:.3f} "
+            f"| {r.called} ({r.called / max(len(t.flaky), 1):.2f}x) "
             f"| {r.broken_called_flaky} | {r.false_broken} | {r.broken_found}/{len(t.broken)} "
             f"| {r.baseline.precision:.3f} / {r.baseline.recall:.3f} / {r.baseline.f1:.3f} "
             f"| {delay} |"
@@ -214,12 +221,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--quick", action="store_true", help="300 tests per scenario")
     ap.add_argument("--no-delay", action="store_true", help="skip the detection-delay replay")
-    ap.add_argument("--only", help="run only the scenario with this name")
+    ap.add_argument("--only", help="run only the scenarios with these names (comma-separated)")
+    ap.add_argument("--seed-offset", type=int, default=0, help="add this to every scenario's seed")
     args = ap.parse_args(argv)
     rows = []
+    only = set(args.only.split(",")) if args.only else None
     for sc in SCENARIOS:
-        if args.only and sc.name != args.only:
+        if only and sc.name not in only:
             continue
+        sc = dataclasses.replace(sc, seed=sc.seed + args.seed_offset)
         sc = sc.scaled(300) if args.quick else sc
         with tempfile.TemporaryDirectory(prefix="gk-eval-") as tmp:
             step = 0 if args.no_delay else max(5, sc.commits // 15)
@@ -230,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {line}", file=sys.stderr)
     text = table(rows)
     mode = "--quick (300 tests per scenario)" if args.quick else "full (2,000 tests per scenario)"
+    if args.seed_offset:
+        mode += f", seeds + {args.seed_offset}"
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "evaluation.md").write_text(f"Mode: {mode}.\n\n{text}", encoding="utf-8")
     print(text)

@@ -25,6 +25,15 @@ from gatekeeper import model
 FLAKY_MSG = "AssertionError: assert 41 == 42"
 BROKEN_MSG = "AssertionError: expected status 200, got 500"
 BURST_MSG = "psycopg.OperationalError: connection to server at 10.0.3.{n}:5432 refused"
+OUTAGE_MSG = "redis.exceptions.ConnectionError: Error 111 connecting to cache-{n}:6379"
+COFAIL_MSG = "OSError: [Errno 98] Address already in use: ('127.0.0.1', {n})"
+#: Quantiles (0%, 5%, ..., 100%) of the per-test failure rates of the flaky tests in
+#: TestingResearchIllinois/rerunning-no-tests, azure-data/all_tests/analysis/failRates.csv
+#: (column failRateTSO, 107 tests; median 0.475%): the "real rates" of issue 10.
+REAL_RATE_QUANTILES = (
+    0.00025, 0.00025, 0.0005, 0.0005, 0.00075, 0.00075, 0.001, 0.00103, 0.0015, 0.0036,
+    0.00475, 0.00665, 0.00995, 0.0141, 0.01605, 0.01862, 0.0233, 0.02543, 0.0304, 0.1, 0.51,
+)  # fmt: skip
 START = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 
 
@@ -49,6 +58,17 @@ class Scenario:
     job_retry_prob: float = 0.4  # a failed run is re-run as attempt 2
     rerun_services: float = 0.5  # share of services whose runner re-runs a failed test once
     seed: int = 1
+    # --- common causes (issue 10); all off by default, so the first five scenarios are as
+    # they were, random draw for random draw ---
+    max_attempts: int = 2  # attempts per job at most
+    retry_always: bool = False  # every failed attempt is retried (up to max_attempts)
+    real_rates: bool = False  # flaky rates drawn from REAL_RATE_QUANTILES, not log-uniform
+    outage_prob: float = 0.0  # per commit: an outage starts
+    outage_commits: tuple[int, int] = (1, 3)  # how many commits it lasts
+    outage_share: tuple[float, float] = (0.5, 1.0)  # share of every job's tests it fails
+    cofail_prob: float = 0.0  # per attempt: 3-8 tests of the job fail together (a port taken)
+    cofail_size: tuple[int, int] = (3, 8)
+    outage_regressions: int = 0  # tests whose regression starts at an outage's first commit
 
     def scaled(self, tests: int) -> Scenario:
         """The same scenario with fewer tests (for --quick)."""
@@ -61,6 +81,39 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("noisy infrastructure", burst_prob=0.15, job_retry_prob=0.8, seed=13),
     Scenario("low rates", rate_min=0.005, rate_max=0.02, flaky_share=0.05, seed=14),
     Scenario("many regressions", regression_share=0.08, seed=15),
+    # issue 10: common causes, one phenomenon each (up to 3 attempts, every failed one retried)
+    Scenario("outages", outage_prob=0.015, max_attempts=3, retry_always=True, seed=16),
+    Scenario(
+        "partial bursts",
+        burst_prob=0.04,
+        burst_share=(0.3, 1.0),
+        max_attempts=3,
+        retry_always=True,
+        seed=17,
+    ),
+    Scenario("co-failures", cofail_prob=0.05, max_attempts=3, retry_always=True, seed=18),
+    Scenario("three attempts", max_attempts=3, retry_always=True, seed=19),
+    Scenario("real rates", real_rates=True, max_attempts=3, retry_always=True, seed=20),
+    Scenario(
+        "regression in an outage",
+        outage_prob=0.015,
+        outage_regressions=12,
+        max_attempts=3,
+        retry_always=True,
+        seed=21,
+    ),
+    Scenario(
+        "everything at once",
+        real_rates=True,
+        outage_prob=0.015,
+        outage_regressions=6,
+        burst_prob=0.03,
+        burst_share=(0.3, 1.0),
+        cofail_prob=0.05,
+        max_attempts=3,
+        retry_always=True,
+        seed=22,
+    ),
 )
 
 
@@ -149,7 +202,10 @@ def _make_tests(sc: Scenario, rng: random.Random) -> list[SimTest]:
             added=rng.randint(1, int(0.9 * n)) if rng.random() < sc.added_share else 0,
         )
         if rng.random() < sc.flaky_share:
-            t.rate = math.exp(rng.uniform(math.log(sc.rate_min), math.log(sc.rate_max)))
+            if sc.real_rates:
+                t.rate = _real_rate(rng.random())
+            else:
+                t.rate = math.exp(rng.uniform(math.log(sc.rate_min), math.log(sc.rate_max)))
             t.flaky_from, t.flaky_until = t.added, n
             roll = rng.random()
             if roll < sc.onset_share:
@@ -167,6 +223,38 @@ def _make_tests(sc: Scenario, rng: random.Random) -> list[SimTest]:
     return tests
 
 
+def _real_rate(u: float) -> float:
+    """The rate at quantile ``u`` of REAL_RATE_QUANTILES, log-linear between the points."""
+    q = REAL_RATE_QUANTILES
+    x = u * (len(q) - 1)
+    i = min(int(x), len(q) - 2)
+    lo, hi = math.log(q[i]), math.log(q[i + 1])
+    return math.exp(lo + (x - i) * (hi - lo))
+
+
+def _outages(sc: Scenario, rng: random.Random, tests: list[SimTest]) -> set[int]:
+    """The commits an outage covers; ``outage_regressions`` tests break at an outage's start
+    and stay broken."""
+    if not sc.outage_prob:
+        return set()
+    covered: set[int] = set()
+    starts: list[int] = []
+    c = 0
+    while c < sc.commits:
+        if rng.random() < sc.outage_prob:
+            length = rng.randint(*sc.outage_commits)
+            starts.append(c)
+            covered.update(range(c, min(c + length, sc.commits)))
+            c += length + 1
+        else:
+            c += 1
+    late = [c for c in starts if c >= sc.commits // 2] or starts
+    for t in rng.sample(tests, sc.outage_regressions) if late else []:
+        t.broken = [(rng.choice(late), sc.commits)]
+        t.rate = 0.0
+    return covered
+
+
 def _case(cls: str, name: str, failed: bool, msg: str, t: float) -> str:
     if not failed:
         return f'<testcase classname="{cls}" name="{name}" time="{t:.3f}" />\n'
@@ -180,6 +268,7 @@ def simulate(sc: Scenario, out: Path) -> GroundTruth:
     """Write the scenario's JUnit files and ``out/manifest.jsonl``; return the ground truth."""
     rng = random.Random(sc.seed)
     tests = _make_tests(sc, rng)
+    outage = _outages(sc, rng, tests)
     services = sorted({t.service for t in tests})
     reruns = {s for k, s in enumerate(services) if k < round(sc.rerun_services * len(services))}
     out.mkdir(parents=True, exist_ok=True)
@@ -196,11 +285,23 @@ def simulate(sc: Scenario, out: Path) -> GroundTruth:
             while True:
                 hit: set[int] = set()
                 msg = BURST_MSG.format(n=rng.randint(2, 250))
-                if burst:
+                if c in outage:  # every job, every attempt: a random share of its tests
+                    share = rng.uniform(*sc.outage_share)
+                    hit = {k for k in range(len(members)) if rng.random() < share}
+                    msg = OUTAGE_MSG.format(n=rng.randint(1, 9))
+                    burst_runs.append((svc, c, len(members), len(hit)))
+                elif burst:
                     bursts += 1
                     share = rng.uniform(*sc.burst_share)
                     hit = {k for k in range(len(members)) if rng.random() < share}
                     burst_runs.append((svc, c, len(members), len(hit)))
+                if sc.cofail_prob and members and rng.random() < sc.cofail_prob:
+                    size = min(rng.randint(*sc.cofail_size), len(members))
+                    taken = set(rng.sample(range(len(members)), size)) - hit
+                    port = COFAIL_MSG.format(n=rng.randint(8000, 9999))
+                    burst_runs.append((svc, c, len(members), len(taken)))
+                else:
+                    taken, port = set(), ""
                 parts = [
                     '<?xml version="1.0" encoding="utf-8"?>\n<testsuites>\n'
                     f'<testsuite name="pytest" tests="{len(members)}" hostname="ci">\n'
@@ -214,6 +315,8 @@ def simulate(sc: Scenario, out: Path) -> GroundTruth:
                             t.runs_since_heal += 1
                         if k in hit:  # the database is down for the re-run too
                             failed, m = True, msg
+                        elif k in taken:  # so is the port
+                            failed, m = True, port
                         elif t.broken_at(c):
                             failed, m = True, BROKEN_MSG
                         else:
@@ -246,10 +349,10 @@ def simulate(sc: Scenario, out: Path) -> GroundTruth:
                         }
                     )
                 )
-                retry = burst or rng.random() < sc.job_retry_prob
-                if attempt == 2 or not any_failed or not retry:
+                retry = True if sc.retry_always else burst or rng.random() < sc.job_retry_prob
+                if attempt == sc.max_attempts or not any_failed or not retry:
                     break
-                attempt, burst = 2, False  # the re-run of a burst finds the database up
+                attempt, burst = attempt + 1, False  # the re-run of a burst finds the database up
     (out / "manifest.jsonl").write_text("\n".join(manifest) + "\n", encoding="utf-8")
     last = sc.commits - 1
     key = {id(t): (t.service, t.test_id) for t in tests}

@@ -28,6 +28,7 @@ Pure: executions in, charges out; no I/O.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -259,7 +260,9 @@ class _Own:
         """How often the service's own failures carry ``message`` (Jeffreys: never 0), the
         attempt's own failures left out (leave-one-out, as for the rates)."""
         here = [
-            m for t, (_r, m) in run.failed.items() if m is not None and (*key, t) not in self.charged
+            m
+            for t, (_r, m) in run.failed.items()
+            if m is not None and (*key, t) not in self.charged
         ]
         count = self.messages.get((key[0], message), 0) - here.count(message)
         total = self.with_message.get(key[0], 0) - len(here)
@@ -303,8 +306,8 @@ def _own_rates(
         gone_in[key[0]] += gone
     mean = {s: (per_service[s] + 0.5) / (n - gone_in[s] + 1) for s, n in service_attempts.items()}
     with_message: Counter[str] = Counter()
-    for (s, _m), c in messages.items():
-        with_message[s] += c
+    for (svc, _m), count in messages.items():
+        with_message[svc] += count
     return _Own(counts, mean, dict(messages), dict(with_message), charged)
 
 
@@ -320,7 +323,7 @@ def _service_order(runs: Mapping[RunKey, RunTally]) -> dict[RunKey, list[RunKey]
     near: dict[RunKey, list[RunKey]] = {key: [] for key in runs}
     for keys in by_service.values():
         keys.sort(key=lambda k: (stamp(runs[k].timestamp), k[1], k[2]))
-        for a, b in zip(keys, keys[1:], strict=False):
+        for a, b in itertools.pairwise(keys):
             near[a].append(b)
             near[b].append(a)
     for keys in by_commit.values():

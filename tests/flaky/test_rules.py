@@ -404,7 +404,6 @@ def test_a_small_burst_with_a_message_of_an_earlier_burst_is_a_burst() -> None:
     assert flaky == {f"t::test_{(30 * 13 + 5) % 70:02d}"}
 
 
-
 def test_flaky_tests_failing_in_the_same_attempt_by_chance_are_not_a_burst() -> None:
     # Eight flaky tests of 40, each failing in a third of the runs (by its own rhythm), often two
     # or three in one attempt: what their own rates predict.
