@@ -28,6 +28,7 @@ from gatekeeper.errors import (
     GatekeeperError,
     InputError,
     ManifestError,
+    MassQuarantineError,
     MetadataError,
     NoReportsError,
     RegistryError,
@@ -47,6 +48,7 @@ from gatekeeper.model import (
     GateDecision,
     GateFailure,
     IngestOutcome,
+    MassQuarantine,
     ParsedReport,
     QuarantineEntry,
     Registry,
@@ -1863,6 +1865,22 @@ class ClassifyOutcome:
     changes: tuple[RegistryChange, ...]
     diff: str  # with dry_run: the unified diff of the registry file (empty when no change)
     written: bool
+    refused: tuple[MassQuarantine, ...] = ()  # services left as they were (mass quarantine)
+
+    def check_refused(self) -> None:
+        """Raise MassQuarantineError (exit 2) when a service was refused."""
+        refuse(self.refused)
+
+
+def refuse(refused: Sequence[MassQuarantine] | Sequence[str]) -> None:
+    """MassQuarantineError naming every refused service (one ``;``-separated line)."""
+    if refused:
+        lines = [r if isinstance(r, str) else r.describe() for r in refused]
+        raise MassQuarantineError(
+            "; ".join(lines),
+            hint="check those runs; if the tests are truly flaky, run classify again with "
+            "--allow-mass-quarantine",
+        )
 
 
 class RegistryUploadError(InputError):
@@ -1889,6 +1907,7 @@ class RegistryUpdate:
     original: str | None  # the file's text before (\n line ends), None when there was none
     text: str | None  # the new file text when something changed (None: nothing to write)
     diff: str  # the unified diff from original to text (empty when nothing changed)
+    refused: tuple[MassQuarantine, ...] = ()  # services left as they were (mass quarantine)
 
     def report(self, *, written: bool, dry_run: bool) -> str:
         """What `gatekeeper classify` prints after the diff: the changes, broken tests, bursts."""
@@ -1913,10 +1932,14 @@ def update_registry(
     today: date | None = None,
     render: bool = True,
     default_branch: str = "main",
+    max_new_share: float = 0.05,
+    allow_mass: bool = False,
 ) -> RegistryUpdate:
     """Classify the history and merge the verdicts into the registry held in ``data`` (the
     file's bytes; None when there is no file yet). ``render`` makes the new text and the diff
-    (a second rendering of the file: only when they are shown or sent)."""
+    (a second rendering of the file: only when they are shown or sent). A service that would
+    newly quarantine more than ``max_new_share`` of its tests keeps its entries as they were
+    and is listed in ``refused``, unless ``allow_mass``."""
     import difflib
 
     from gatekeeper import flaky, registry
@@ -1926,14 +1949,21 @@ def update_registry(
     if data is not None:  # as a text file reads (universal newlines), for the diff
         original = data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
     quarantined = {e.key for e in old.entries if e.quarantined}
+    executions = gk.store.execution_list(service=service)
     result = flaky.classify(
-        gk.store.execution_list(service=service),
+        executions,
         flaky.ClassifierConfig(default_branch=default_branch),
         quarantined=quarantined,
     )
     entries = {e.key: e.quarantined for e in old.entries if service is None or e.service == service}
+    refused: tuple[MassQuarantine, ...] = ()
+    if not allow_mass:
+        refused = flaky.mass_quarantines(result, entries, executions, max_new_share)
+    del executions
+    held = {r.service for r in refused}
+    updates = [u for u in flaky.registry_updates(result, entries) if u.service not in held]
     day = today or datetime.now(UTC).date()
-    new = registry.merge(old, flaky.registry_updates(result, entries), today=day)
+    new = registry.merge(old, updates, today=day)
     changes = registry.changes(old, new)
     text: str | None = None
     diff = ""
@@ -1957,6 +1987,7 @@ def update_registry(
         original=original,
         text=text,
         diff=diff,
+        refused=refused,
     )
 
 
@@ -1968,12 +1999,21 @@ def classify_upload(
     service: str | None = None,
     today: date | None = None,
     default_branch: str = "main",
+    max_new_share: float = 0.05,
+    allow_mass: bool = False,
 ) -> RegistryUpdate:
     """`classify` for a registry sent over HTTP (``POST /api/v1/classify``): the caller's file
     is read, never written, here; an unreadable one is the caller's error (RegistryUploadError)."""
     try:
         return update_registry(
-            gk, data, source, service=service, today=today, default_branch=default_branch
+            gk,
+            data,
+            source,
+            service=service,
+            today=today,
+            default_branch=default_branch,
+            max_new_share=max_new_share,
+            allow_mass=allow_mass,
         )
     except RegistryError as err:
         raise RegistryUploadError(err) from err
@@ -2023,9 +2063,12 @@ def classify_into_registry(
     dry_run: bool = False,
     today: date | None = None,
     default_branch: str = "main",
+    max_new_share: float = 0.05,
+    allow_mass: bool = False,
 ) -> ClassifyOutcome:
     """Classify the history and update the registry (all of it, or one service's tests);
-    ``default_branch`` is the configuration's (the history the verdicts rest on)."""
+    ``default_branch`` is the configuration's (the history the verdicts rest on). Services
+    refused for mass quarantine are left as they were (``ClassifyOutcome.refused``)."""
     from gatekeeper import registry
 
     data = read_registry_file(path, missing_ok)
@@ -2037,6 +2080,8 @@ def classify_into_registry(
         today=today,
         render=dry_run,
         default_branch=default_branch,
+        max_new_share=max_new_share,
+        allow_mass=allow_mass,
     )
     written = False if dry_run or not update.changes else registry.save(path, update.registry)
     return ClassifyOutcome(
@@ -2046,6 +2091,7 @@ def classify_into_registry(
         changes=update.changes,
         diff=update.diff,
         written=written,
+        refused=update.refused,
     )
 
 

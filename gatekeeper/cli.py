@@ -569,6 +569,15 @@ def classify(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the diff of the registry; write nothing.")
     ] = False,
+    allow_mass_quarantine: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mass-quarantine",
+            help="Write the new quarantines of a service even when they are more than "
+            "classify.max_new_quarantine_share of its tests (normally: nothing is written for "
+            "it, exit 2, naming the runs that drove them).",
+        ),
+    ] = False,
     config: ConfigOption = None,
     db: DbOption = None,
     lock_timeout: LockTimeoutOption = None,
@@ -580,6 +589,7 @@ def classify(
         classify_into_registry,
         load_config,
         read_registry_file,
+        refuse,
         write_registry_text,
     )
 
@@ -588,25 +598,40 @@ def classify(
     if remote is not None:
         sent = read_registry_file(path, missing_ok)
         with remote:
-            answer = remote.classify(sent, str(path), service=service, dry_run=dry_run)
+            answer = remote.classify(
+                sent,
+                str(path),
+                service=service,
+                dry_run=dry_run,
+                allow_mass_quarantine=allow_mass_quarantine,
+            )
         if dry_run and answer.diff:
             typer.echo(answer.diff, nl=False)
         if answer.changed and not dry_run:
             assert answer.registry is not None  # the client checks the answer
             write_registry_text(path, sent, answer.registry)
         typer.echo(answer.report, nl=False)
+        refuse(answer.refused)
         return
     gk = _gatekeeper(db, lock_timeout)
     try:
-        branch = load_config(Path.cwd(), os.environ, config).default_branch
+        settings = load_config(Path.cwd(), os.environ, config)
         outcome = classify_into_registry(
-            gk, path, missing_ok, service=service, dry_run=dry_run, default_branch=branch
+            gk,
+            path,
+            missing_ok,
+            service=service,
+            dry_run=dry_run,
+            default_branch=settings.default_branch,
+            max_new_share=settings.classify.max_new_quarantine_share,
+            allow_mass=allow_mass_quarantine,
         )
     finally:
         gk.close()
     if dry_run and outcome.diff:
         typer.echo(outcome.diff, nl=False)
     _echo_classify(outcome, outcome.path, dry_run=dry_run)
+    outcome.check_refused()
 
 
 def _echo_classify(outcome: ClassifyOutcome, name: str, *, dry_run: bool) -> None:

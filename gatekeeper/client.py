@@ -300,11 +300,19 @@ class Client:
         return self._decode(answer, decision_from_json)
 
     def classify(
-        self, data: bytes | None, name: str, *, service: str | None, dry_run: bool
+        self,
+        data: bytes | None,
+        name: str,
+        *,
+        service: str | None,
+        dry_run: bool,
+        allow_mass_quarantine: bool = False,
     ) -> RemoteClassification:
         """``POST /api/v1/classify``: the server classifies its history into the registry
         text sent; the caller writes the file."""
         fields = {"name": name, "dry_run": "true" if dry_run else "false"}
+        if allow_mass_quarantine:
+            fields["allow_mass_quarantine"] = "true"
         if service is not None:
             fields["service"] = service
         if data is None:
@@ -618,6 +626,7 @@ class RemoteClassification:
     changed: bool
     report: str  # exactly what `classify` prints after the diff
     diff: str
+    refused: tuple[str, ...] = ()  # services refused for mass quarantine, one line each
 
 
 def classification_from_json(body: Any) -> RemoteClassification:
@@ -629,7 +638,10 @@ def classification_from_json(body: Any) -> RemoteClassification:
         raise TypeError("changed, report, diff: not a bool and two texts")
     if changed and registry is None:
         raise ValueError("changed, with no registry text")
-    return RemoteClassification(registry, changed, report, diff)
+    refused = body.get("refused", [])
+    if not isinstance(refused, list) or not all(isinstance(r, str) for r in refused):
+        raise TypeError("refused: not a list of texts")
+    return RemoteClassification(registry, changed, report, diff, tuple(refused))
 
 
 def _stamp(text: str | None) -> datetime | None:

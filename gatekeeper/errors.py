@@ -120,6 +120,13 @@ class ServerError(GatekeeperError):
     kind = "server"
 
 
+class MassQuarantineError(GatekeeperError):
+    """`classify` would newly quarantine more than the allowed share of a service's tests; it
+    wrote nothing for those services (the others were written)."""
+
+    kind = "classify"
+
+
 class RunConflictError(GatekeeperError):
     """A run with the same (service, run id, attempt) is stored, from other report files."""
 

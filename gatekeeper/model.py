@@ -590,7 +590,8 @@ class TestVerdict:
 
 @dataclass(frozen=True, slots=True)
 class BurstRun:
-    """A run attempt in which an unusual share of tests failed together: infrastructure."""
+    """A run attempt whose environment failed tests (an outage, a burst, a co-failure): the
+    failures it explains are charged to it, not to the tests (docs/statistics.md)."""
 
     service: str
     run_id: str
@@ -598,10 +599,33 @@ class BurstRun:
     commit: str | None
     timestamp: datetime | None
     tests: int  # tests with a non-skipped final outcome in the attempt
-    failures: int  # of those, how many failed (all excluded from the tests' evidence)
-    expected_share: float  # the service's typical share of failing tests per run
-    p_value: float  # P(at least this many failures | typical share), binomial
-    message: str | None = None  # the most common normalised failure message, if shared
+    failures: int  # of those, how many failures were charged to the environment
+    expected_share: float  # the share of its tests the tests' own rates expect to fail
+    p_value: float  # P(at least this many failures | the tests' own rates), Poisson
+    message: str | None = None  # the message its charged failures shared (most of them)
+
+
+@dataclass(frozen=True, slots=True)
+class MassQuarantine:
+    """A service for which `classify` would newly quarantine more than the allowed share of its
+    tests: likely infrastructure the common-cause model did not explain, so nothing is written
+    for it (classify.max_new_quarantine_share, docs/classify.md)."""
+
+    service: str
+    new: int  # tests it would newly quarantine
+    tests: int  # tests of the service that were classified
+    limit: float  # the share allowed
+    runs: tuple[str, ...]  # the run attempts most of them failed in, most first
+
+    def describe(self) -> str:
+        share = self.new / self.tests if self.tests else 1.0
+        line = (
+            f"{self.service}: classify would newly quarantine {self.new} of {self.tests} tests"
+            f" ({share:.0%}, more than the {self.limit:.0%} allowed); nothing was written for it"
+        )
+        if self.runs:
+            line += f"; likely infrastructure: runs {', '.join(self.runs)}"
+        return line
 
 
 @dataclass(frozen=True, slots=True)

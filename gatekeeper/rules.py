@@ -249,6 +249,23 @@ class ServiceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ClassifyRules:
+    """How `gatekeeper classify` updates the registry (section ``classify``)."""
+
+    max_new_quarantine_share: float = field(
+        default=0.05,
+        metadata=_doc(
+            "Refuse (write nothing for the service, exit 2) a classify that would newly "
+            "quarantine more than this share of a service's tests (and at least 5): that many "
+            "new flaky tests at once is likely infrastructure, not the tests. "
+            "`--allow-mass-quarantine` writes them anyway.",
+            minimum=0.0,
+            maximum=1.0,
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class GateConfig:
     """The whole configuration file, with its defaults."""
 
@@ -267,6 +284,9 @@ class GateConfig:
         ),
     )
     tests: TestRules = field(default_factory=TestRules, metadata=_doc("How tests are judged."))
+    classify: ClassifyRules = field(
+        default_factory=ClassifyRules, metadata=_doc("How classify updates the registry.")
+    )
     coverage: CoverageRules = field(
         default_factory=CoverageRules, metadata=_doc("Coverage thresholds.")
     )

@@ -6,6 +6,6 @@ of ours and does no I/O.
 
 from gatekeeper.flaky.classifier import TestKey, classify
 from gatekeeper.flaky.config import ClassifierConfig
-from gatekeeper.flaky.policy import registry_updates
+from gatekeeper.flaky.policy import mass_quarantines, registry_updates
 
-__all__ = ["ClassifierConfig", "TestKey", "classify", "registry_updates"]
+__all__ = ["ClassifierConfig", "TestKey", "classify", "mass_quarantines", "registry_updates"]

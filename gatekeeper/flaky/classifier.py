@@ -248,12 +248,14 @@ def _classify_test(
         return verdict(model.Verdict.INSUFFICIENT_DATA, 1.0, last)
     if last is not None and last.mixed and p_flaky >= config.enter_confidence:
         newest = commits[-1]
-        if len(newest.executions) >= 2 and newest.failures == len(newest.executions):
-            # Failing on every execution of the newest commit, retries included: whatever the
-            # segments say, a test failing deterministically now is not quarantined (it may be
-            # a regression inside a flaky stretch); the next commit settles it.
+        rate = (last.failures + 0.5) / (last.executions + 1.0)
+        failing_now = newest.failures >= 2 and newest.failures == len(newest.executions)
+        if failing_now and rate**newest.failures < config.heal_alpha:
+            # Failing on every execution of the newest commit, retries included, which its
+            # flaky rate makes implausible (1 in 20): a test failing deterministically now is
+            # not quarantined (a regression inside a flaky stretch); the next commit settles it.
             since = Segment(len(commits) - 1, len(commits), newest.failures, newest.failures)
-            return verdict(model.Verdict.BROKEN, 1.0 - p_flaky, since)
+            return verdict(model.Verdict.BROKEN, 1.0 - rate**newest.failures, since)
         return verdict(model.Verdict.FLAKY, p_flaky, last)
     k, m = (last.failures, last.executions) if last is not None else (0, 0)
     return verdict(model.Verdict.STABLE, rate_below(k, m, config.stable_rate), last)

@@ -204,15 +204,23 @@ def find_common_causes(
     for (service, _r, _a), run in runs.items():
         service_attempts[service] += len(run.tests)
     order = _service_order(runs)
-    charged: frozenset[Charge] = frozenset()
+    # Start from the failures no other test shared in their attempt: whatever more than one
+    # test shared may be a common cause until the tests' own rates explain it.
+    shared = frozenset(
+        (*key, t) for key, run in runs.items() if len(run.failed) >= 2 for t in run.failed
+    )
+    own = _own_rates(timelines, runs, service_attempts, shared, {}, frozenset())
     degraded: dict[RunKey, Degraded] = {}
+    charged: frozenset[Charge] = frozenset()
+    broken: frozenset[Charge] = frozenset()
     for _ in range(_ROUNDS):
-        own = _own_rates(timelines, service_attempts, charged)
         found = _degraded_runs(runs, own, order, config)
-        new_charged = _charge(timelines, found, own, config)
-        if found.keys() == degraded.keys() and new_charged == charged:
+        new_charged, new_broken = _charge(timelines, found, own, config)
+        if found == degraded and new_charged == charged and new_broken == broken:
             break
-        degraded, charged = found, new_charged
+        degraded, charged, broken = found, new_charged, new_broken
+        episodes = _episodes(runs, degraded)
+        own = _own_rates(timelines, runs, service_attempts, charged, episodes, broken)
     return CommonCauses(degraded=degraded, charged=charged, runs=runs)
 
 
@@ -251,14 +259,40 @@ class _Own:
     the tests themselves."""
 
     counts: dict[TestKey, tuple[int, int]]  # failing tests: (own failing attempts, attempts)
+    #: the same, per test and stretch of its history that is left out when one of its attempts
+    #: is judged: ("commit", name), ("episode", id) and ("both", (id, name))
+    parts: dict[tuple[TestKey, tuple[str, object]], tuple[int, int]]
+    place: dict[RunKey, tuple[str, int | None]]  # attempt -> (commit name, episode)
     mean: dict[str, float]  # per service: the pooled own rate, for tests that never failed
     messages: dict[tuple[str, str], int]  # (service, message) -> own failing attempts with it
     with_message: dict[str, int]  # per service: own failing attempts with a message
     charged: frozenset[Charge]
+    broken: frozenset[Charge]  # attempts inside a test's own deterministic failing block
+
+    def rate(self, service: str, test: str, run: RunKey) -> float:
+        """The test's own rate ``(k + p̄) / (m + 1)`` for judging its failure in ``run``: its
+        own failing attempts ``k`` of ``m`` (attempts charged to the environment left out of
+        both), shrunk towards the service's pooled rate ``p̄`` with the weight of one attempt.
+        What happened in the same stretch is left out (the commit's other attempts, and the
+        episode of consecutive degraded attempts ``run`` is in): a failure, or its retry's, is
+        no evidence for its own explanation. Inside a block of the test's own deterministic
+        failures (a regression): 1."""
+        if (*run, test) in self.broken:
+            return 1.0
+        key = (service, test)
+        k, m = self.counts.get(key, (0, 0))
+        commit, episode = self.place[run]
+        gone_k, gone_m = self.parts.get((key, ("commit", commit)), (0, 0))
+        if episode is not None:
+            ek, em = self.parts.get((key, ("episode", episode)), (0, 0))
+            bk, bm = self.parts.get((key, ("both", (episode, commit))), (0, 0))
+            gone_k, gone_m = gone_k + ek - bk, gone_m + em - bm
+        mean = self.mean.get(service, 0.5)
+        return (max(k - gone_k, 0) + mean) / (max(m - gone_m, 0) + 1)
 
     def message_share(self, key: RunKey, run: RunTally, message: str) -> float:
         """How often the service's own failures carry ``message`` (Jeffreys: never 0), the
-        attempt's own failures left out (leave-one-out, as for the rates)."""
+        attempt's own failures left out (as for the rates)."""
         here = [
             m
             for t, (_r, m) in run.failed.items()
@@ -268,24 +302,43 @@ class _Own:
         total = self.with_message.get(key[0], 0) - len(here)
         return (max(count, 0) + 0.5) / (max(total, 0) + 1)
 
-    def rate(self, service: str, test: str, run: RunKey | None = None) -> float:
-        """The test's own rate ``(k + p̄) / (m + 1)``: its own failing attempts ``k`` of ``m``
-        (attempts charged to the environment left out of both), shrunk towards the service's
-        pooled rate ``p̄`` with the weight of one attempt. Leave-one-out: a failure in ``run``
-        is not counted as evidence for its own explanation."""
-        mean = self.mean.get(service, 0.5)
-        k, m = self.counts.get((service, test), (0, 0))
-        if run is not None and (service, test) in self.counts and (*run, test) not in self.charged:
-            k, m = k - 1, m - 1
-        return (max(k, 0) + mean) / (max(m, 0) + 1)
+
+def _commit_name(key: RunKey, run: RunTally) -> str:
+    return run.commit or f"run {key[1]}"
+
+
+def _episodes(
+    runs: Mapping[RunKey, RunTally], degraded: Mapping[RunKey, Degraded]
+) -> dict[RunKey, int]:
+    """Consecutive degraded attempts of a service (in time order) share an episode number."""
+    by_service: dict[str, list[RunKey]] = {}
+    for key in runs:
+        by_service.setdefault(key[0], []).append(key)
+    out: dict[RunKey, int] = {}
+    number = 0
+    for service in sorted(by_service):
+        keys = sorted(by_service[service], key=lambda k: (stamp(runs[k].timestamp), k[1], k[2]))
+        previous = False
+        for key in keys:
+            if key in degraded:
+                if not previous:
+                    number += 1
+                out[key] = number
+            previous = key in degraded
+    return out
 
 
 def _own_rates(
     timelines: Mapping[TestKey, _Timeline],
+    runs: Mapping[RunKey, RunTally],
     service_attempts: Mapping[str, int],
     charged: frozenset[Charge],
+    episodes: Mapping[RunKey, int],
+    broken: frozenset[Charge],
 ) -> _Own:
+    place = {key: (_commit_name(key, run), episodes.get(key)) for key, run in runs.items()}
     counts: dict[TestKey, tuple[int, int]] = {}
+    parts: dict[tuple[TestKey, tuple[str, object]], tuple[int, int]] = {}
     per_service: Counter[str] = Counter()
     gone_in: Counter[str] = Counter()
     messages: Counter[tuple[str, str]] = Counter()
@@ -293,13 +346,19 @@ def _own_rates(
         k = gone = 0
         for c in tl.commits:
             for a in c.attempts:
-                if not a.failures:
-                    continue
                 if (*a.run, key[1]) in charged:
-                    gone += 1
+                    gone += a.failures > 0
                     continue
-                k += 1
-                if a.message is not None:
+                failed = a.failures > 0
+                k += failed
+                commit, episode = place[a.run]
+                slots: list[tuple[str, object]] = [("commit", commit)]
+                if episode is not None:
+                    slots += [("episode", episode), ("both", (episode, commit))]
+                for slot in slots:
+                    pk, pm = parts.get((key, slot), (0, 0))
+                    parts[(key, slot)] = (pk + failed, pm + 1)
+                if failed and a.message is not None:
                     messages[(key[0], a.message)] += 1
         counts[key] = (k, tl.attempts - gone)
         per_service[key[0]] += k
@@ -308,7 +367,7 @@ def _own_rates(
     with_message: Counter[str] = Counter()
     for (svc, _m), count in messages.items():
         with_message[svc] += count
-    return _Own(counts, mean, dict(messages), dict(with_message), charged)
+    return _Own(counts, parts, place, mean, dict(messages), dict(with_message), charged, broken)
 
 
 def _service_order(runs: Mapping[RunKey, RunTally]) -> dict[RunKey, list[RunKey]]:
@@ -440,9 +499,12 @@ def _charge(
     degraded: Mapping[RunKey, Degraded],
     own: _Own,
     config: ClassifierConfig,
-) -> frozenset[Charge]:
-    """The failing attempts the environment explains better than the test (module doc)."""
+) -> tuple[frozenset[Charge], frozenset[Charge]]:
+    """The failing attempts the environment explains better than the test (module doc), and
+    the attempts of the blocks the tests' own deterministic failures explain (at least two
+    failing attempts in a row: a regression, failing with certainty while it lasts)."""
     out: set[Charge] = set()
+    broken: set[Charge] = set()
     change = config.change_prior
 
     def env(a: _Attempt) -> float:
@@ -471,5 +533,7 @@ def _charge(
             changes = (i > 0) + (j < len(commits))
             if chance > 0.0 and chance >= change ** max(changes, 1):
                 out.update((*a.run, key[1]) for a in block)
+            elif len(block) >= 2:
+                broken.update((*a.run, key[1]) for a in block)
             i = j
-    return frozenset(out)
+    return frozenset(out), frozenset(broken)

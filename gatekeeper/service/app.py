@@ -103,6 +103,9 @@ class ClassifyResult(BaseModel):
     changed: bool  # whether the registry changed (the caller writes it, unless dry_run)
     report: str  # exactly what `gatekeeper classify` prints after the diff
     diff: str  # the unified diff of the file (empty when nothing changed)
+    #: services left as they were: they would newly quarantine more than
+    #: classify.max_new_quarantine_share of their tests (the CLI exits 2 on them)
+    refused: list[str] = []
 
 
 class TokenRecord(BaseModel):
@@ -238,6 +241,10 @@ CLASSIFY_BODY: dict[str, Any] = {
                         },
                         "service": {"type": "string", "description": "Only this service"},
                         "dry_run": {"type": "boolean", "description": "As classify --dry-run"},
+                        "allow_mass_quarantine": {
+                            "type": "boolean",
+                            "description": "As classify --allow-mass-quarantine",
+                        },
                     },
                 }
             }
@@ -430,6 +437,8 @@ async def classify(request: Request, _token: UploadToken) -> dict[str, Any]:
             form.name,
             service=form.service,
             default_branch=service.config().default_branch,
+            max_new_share=service.config().classify.max_new_quarantine_share,
+            allow_mass=form.allow_mass_quarantine,
         )
     )
     changed = bool(update.changes)
@@ -438,6 +447,7 @@ async def classify(request: Request, _token: UploadToken) -> dict[str, Any]:
         "changed": changed,
         "report": update.report(written=changed and not form.dry_run, dry_run=form.dry_run),
         "diff": update.diff,
+        "refused": [r.describe() for r in update.refused],
     }
 
 

@@ -40,7 +40,7 @@ GATE_FIELDS = ("base_ref", "repo_root")
 CHANGED_FIELD = "changed_lines"
 # POST /api/v1/classify: the caller's registry file, the name messages give it, and options.
 REGISTRY_FIELD = "registry"
-CLASSIFY_FIELDS = ("name", "service", "dry_run")
+CLASSIFY_FIELDS = ("name", "service", "dry_run", "allow_mass_quarantine")
 _MAX_TEXT = 4096  # bytes in one metadata field: a commit, a branch, a run id
 # After refusing a body as too large, read (and drop) up to this much more of it, so that the
 # client gets the 413 instead of a broken connection while it is still sending.
@@ -65,6 +65,7 @@ class ClassifyForm:
     name: str  # the file as the caller's messages name it
     service: str | None
     dry_run: bool
+    allow_mass_quarantine: bool = False
 
 
 async def _drain(stream: AsyncIterator[bytes]) -> None:
@@ -239,14 +240,18 @@ async def read_classify(request: Request, limits: UploadLimits) -> ClassifyForm:
             text[name] = value
     finally:
         await form.close()
-    flag = text.get("dry_run", "").strip().lower()
-    if flag not in _TRUE:
-        raise OptionError(f"dry_run {text['dry_run']!r}: not true or false")
+    flags = {}
+    for name in ("dry_run", "allow_mass_quarantine"):
+        flag = text.get(name, "").strip().lower()
+        if flag not in _TRUE:
+            raise OptionError(f"{name} {text[name]!r}: not true or false")
+        flags[name] = _TRUE[flag]
     return ClassifyForm(
         data=data,
         name=_shown(text.get("name") or "flaky-tests.yml"),
         service=text.get("service") or None,
-        dry_run=_TRUE[flag],
+        dry_run=flags["dry_run"],
+        allow_mass_quarantine=flags["allow_mass_quarantine"],
     )
 
 
