@@ -436,7 +436,7 @@ class Evidence:
     failure_rate_ci95: tuple[float, float] | None = None  # 95% interval (low, high)
     flips: int | None = None  # pass<->fail changes between consecutive runs
     same_commit_flips: int | None = None  # commits on which the test both passed and failed
-    burst_failures: int | None = None  # failures excluded as infrastructure bursts
+    burst_failures: int | None = None  # failures charged to common causes (outages, bursts)
     first_failure: FailurePoint | None = None
     last_failure: FailurePoint | None = None
     extra: Extra = ()

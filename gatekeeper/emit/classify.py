@@ -22,6 +22,9 @@ def _why(verdict: TestVerdict | None) -> str:
     return f": {summary}" if summary else f": {verdict.verdict.value}"
 
 
+_BURSTS_SHOWN = 10  # the run attempts with the most failures charged to a common cause
+
+
 def report(
     path: str,
     verdicts: Sequence[TestVerdict],
@@ -40,11 +43,20 @@ def report(
         f"classified {len(verdicts):,} tests in {services} service(s): "
         + ", ".join(f"{counts[k]} {k.value}" for k in Verdict if counts[k])
     ]
+    shown = sorted(bursts, key=lambda b: -b.failures)[:_BURSTS_SHOWN]
     for b in bursts:
+        if b not in shown:
+            continue
         where = f" ({b.commit[:10]})" if b.commit else ""
         lines.append(
-            f"  infrastructure burst excluded: {b.service} run {b.run_id} attempt {b.attempt}"
-            f"{where}, {b.failures} of {b.tests} tests failed together"
+            f"  common cause: {b.service} run {b.run_id} attempt {b.attempt}{where}: "
+            f"{b.failures} of its {b.tests} tests' failures charged to it, not to the tests"
+        )
+    if len(bursts) > len(shown):
+        rest = [b for b in bursts if b not in shown]
+        lines.append(
+            f"  ... and {len(rest)} more run attempts with a common cause "
+            f"({sum(b.failures for b in rest):,} failures charged to them)"
         )
     for c in changes:
         if c.kind is ChangeKind.UPDATED:

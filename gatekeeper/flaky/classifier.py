@@ -416,6 +416,6 @@ def _summary(
     if facts.burst_failures:
         parts.append(
             f"{facts.failures} failure(s) charged to the test, {facts.burst_failures} to common"
-            " causes (failures many tests shared: outages, bursts, co-failures)"
+            " causes"
         )
     return "; ".join(parts)

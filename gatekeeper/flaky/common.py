@@ -201,15 +201,19 @@ def find_common_causes(
     every execution of each test that failed at least once (any order)."""
     timelines = {key: _timeline(rows) for key, rows in failing.items()}
     service_attempts: Counter[str] = Counter()
+    suites: dict[str, set[str]] = {}
     for (service, _r, _a), run in runs.items():
         service_attempts[service] += len(run.tests)
+        suites.setdefault(service, set()).update(run.tests)
+    sizes = {service: len(names) for service, names in suites.items()}
+    del suites
     order = _service_order(runs)
     # Start from the failures no other test shared in their attempt: whatever more than one
     # test shared may be a common cause until the tests' own rates explain it.
     shared = frozenset(
         (*key, t) for key, run in runs.items() if len(run.failed) >= 2 for t in run.failed
     )
-    own = _own_rates(timelines, runs, service_attempts, shared, {}, frozenset())
+    own = _own_rates(timelines, runs, service_attempts, sizes, shared, {}, frozenset())
     degraded: dict[RunKey, Degraded] = {}
     charged: frozenset[Charge] = frozenset()
     broken: frozenset[Charge] = frozenset()
@@ -220,7 +224,7 @@ def find_common_causes(
             break
         degraded, charged, broken = found, new_charged, new_broken
         episodes = _episodes(runs, degraded)
-        own = _own_rates(timelines, runs, service_attempts, charged, episodes, broken)
+        own = _own_rates(timelines, runs, service_attempts, sizes, charged, episodes, broken)
     return CommonCauses(degraded=degraded, charged=charged, runs=runs)
 
 
@@ -263,16 +267,18 @@ class _Own:
     #: is judged: ("commit", name), ("episode", id) and ("both", (id, name))
     parts: dict[tuple[TestKey, tuple[str, object]], tuple[int, int]]
     place: dict[RunKey, tuple[str, int | None]]  # attempt -> (commit name, episode)
-    mean: dict[str, float]  # per service: the pooled own rate, for tests that never failed
+    #: per service: the Beta prior of its tests' own rates, (mean, weight in attempts)
+    prior: dict[str, tuple[float, float]]
     messages: dict[tuple[str, str], int]  # (service, message) -> own failing attempts with it
     with_message: dict[str, int]  # per service: own failing attempts with a message
     charged: frozenset[Charge]
     broken: frozenset[Charge]  # attempts inside a test's own deterministic failing block
 
     def rate(self, service: str, test: str, run: RunKey) -> float:
-        """The test's own rate ``(k + p̄) / (m + 1)`` for judging its failure in ``run``: its
+        """The test's own rate ``(k + w p̄) / (m + w)`` for judging its failure in ``run``: its
         own failing attempts ``k`` of ``m`` (attempts charged to the environment left out of
-        both), shrunk towards the service's pooled rate ``p̄`` with the weight of one attempt.
+        both), shrunk towards the service's pooled rate ``p̄`` with the weight ``w`` that the
+        spread of the service's rates gives (``_prior``).
         What happened in the same stretch is left out (the commit's other attempts, and the
         episode of consecutive degraded attempts ``run`` is in): a failure, or its retry's, is
         no evidence for its own explanation. Inside a block of the test's own deterministic
@@ -287,8 +293,8 @@ class _Own:
             ek, em = self.parts.get((key, ("episode", episode)), (0, 0))
             bk, bm = self.parts.get((key, ("both", (episode, commit))), (0, 0))
             gone_k, gone_m = gone_k + ek - bk, gone_m + em - bm
-        mean = self.mean.get(service, 0.5)
-        return (max(k - gone_k, 0) + mean) / (max(m - gone_m, 0) + 1)
+        mean, weight = self.prior.get(service, (0.5, 1.0))
+        return (max(k - gone_k, 0) + weight * mean) / (max(m - gone_m, 0) + weight)
 
     def message_share(self, key: RunKey, run: RunTally, message: str) -> float:
         """How often the service's own failures carry ``message`` (Jeffreys: never 0), the
@@ -332,6 +338,7 @@ def _own_rates(
     timelines: Mapping[TestKey, _Timeline],
     runs: Mapping[RunKey, RunTally],
     service_attempts: Mapping[str, int],
+    sizes: Mapping[str, int],
     charged: frozenset[Charge],
     episodes: Mapping[RunKey, int],
     broken: frozenset[Charge],
@@ -363,11 +370,33 @@ def _own_rates(
         counts[key] = (k, tl.attempts - gone)
         per_service[key[0]] += k
         gone_in[key[0]] += gone
-    mean = {s: (per_service[s] + 0.5) / (n - gone_in[s] + 1) for s, n in service_attempts.items()}
+    rates: dict[str, list[float]] = {}
+    for key, (k, m) in counts.items():
+        rates.setdefault(key[0], []).append(k / m if m else 0.0)
+    prior = {
+        s: _prior(per_service[s], n - gone_in[s], sizes.get(s, 1), rates.get(s, []))
+        for s, n in service_attempts.items()
+    }
     with_message: Counter[str] = Counter()
     for (svc, _m), count in messages.items():
         with_message[svc] += count
-    return _Own(counts, parts, place, mean, dict(messages), dict(with_message), charged, broken)
+    return _Own(counts, parts, place, prior, dict(messages), dict(with_message), charged, broken)
+
+
+def _prior(failures: int, attempts: int, tests: int, failing: list[float]) -> tuple[float, float]:
+    """The Beta prior of a service's own rates by the method of moments: its mean is the
+    pooled rate, its weight ``w = p̄(1 - p̄)/τ² - 1`` from the spread ``τ²`` of the tests'
+    rates beyond what binomial noise makes (``failing``: the rates of the tests that failed;
+    the others' are 0). Few flaky tests with high rates: a small weight (a clean test may still
+    be one of them); many alike: a large one. At least 1 attempt, at most 10,000."""
+    tests = max(tests, len(failing), 1)
+    mean = (failures + 0.5) / (attempts + 1.0)
+    per_test = max(attempts / tests, 1.0)
+    square = sum((r - mean) ** 2 for r in failing) + (tests - len(failing)) * mean**2
+    spread = square / tests - mean * (1.0 - mean) / per_test
+    if spread <= 0.0:
+        return mean, 10_000.0
+    return mean, min(max(mean * (1.0 - mean) / spread - 1.0, 1.0), 10_000.0)
 
 
 def _service_order(runs: Mapping[RunKey, RunTally]) -> dict[RunKey, list[RunKey]]:
@@ -444,7 +473,7 @@ def _fit_run(key: RunKey, run: RunTally, own: _Own) -> list[Degraded]:
     service = key[0]
     rates = {t: own.rate(service, t, key) for t in sorted(run.failed)}  # sorted: row order
     n = len(run.tests)  # never changes a float sum
-    mean = own.mean.get(service, 0.5)
+    mean = own.prior.get(service, (0.5, 1.0))[0]
     expected = math.fsum(rates.values()) + mean * (n - len(rates))
     e, llr = _fit(np.fromiter(rates.values(), float, len(rates)), n)
     out = [Degraded(e, llr, None, expected)]

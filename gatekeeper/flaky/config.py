@@ -37,7 +37,7 @@ class ClassifierConfig:
     common_cause_prior: float = 0.02
     #: The same, for an attempt next to a degraded one: the service's attempt just before or
     #: after it, or another service's attempt of the same commit (outages span them).
-    neighbour_prior: float = 0.5
+    neighbour_prior: float = 0.2
 
     def __post_init__(self) -> None:
         for name, low, high, ends in _BOUNDS:
