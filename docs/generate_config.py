@@ -28,6 +28,7 @@ from gatekeeper.errors import ConfigError
 from gatekeeper.rules import (
     BenchmarkOverride,
     BenchmarkRules,
+    ClassifyRules,
     CoverageRules,
     GateConfig,
     ServiceConfig,
@@ -49,6 +50,9 @@ tests:
   min_tests_ratio: 0.5            # fewer than half the usual number of tests ran: fail
   recent_runs: 10
   expired_quarantine: warn
+
+classify:
+  max_new_quarantine_share: 0.05  # more new quarantines than 5% of a service's tests: refused
 
 coverage:
   line: 80                        # percent, of everything this run's coverage reports cover
@@ -106,6 +110,9 @@ allow_empty = false
 min_tests_ratio = 0.5
 recent_runs = 10
 expired_quarantine = "warn"
+
+[tool.gatekeeper.classify]
+max_new_quarantine_share = 0.05
 
 [tool.gatekeeper.coverage]
 line = 80
@@ -343,6 +350,7 @@ Python's TOML reader reports no line numbers, so gatekeeper finds them by readin
 def render() -> str:
     top_notes = {
         "tests": "See [tests](#tests).",
+        "classify": "See [classify](#classify).",
         "coverage": "See [coverage](#coverage).",
         "benchmarks": "See [benchmarks](#benchmarks); per-benchmark rules go under "
         "[benchmarks.overrides](#benchmarksoverrides).",
@@ -373,7 +381,11 @@ def render() -> str:
         *_table(GateConfig, skip=("benchmark_overrides",), notes=top_notes),
         "",
     ]
-    for title, cls in (("tests", TestRules), ("coverage", CoverageRules)):
+    for title, cls in (
+        ("tests", TestRules),
+        ("classify", ClassifyRules),
+        ("coverage", CoverageRules),
+    ):
         parts += [f"## {title}", "", _doc(cls), "", *_table(cls), ""]
     parts += ["## benchmarks", "", _doc(BenchmarkRules), "", *_table(BenchmarkRules), ""]
     parts += ["## benchmarks.overrides", "", _doc(BenchmarkOverride), "", OVERRIDES]

@@ -197,3 +197,68 @@ def test_the_configured_default_branch_and_registry_are_used(tmp_path: Path) -> 
     assert not (tmp_path / "flaky-tests.yml").exists()
     listed = gatekeeper("quarantine", "list", "--format", "json", cwd=tmp_path)
     assert [e["name"] for e in json.loads(listed.stdout)] == ["tests.test_app::test_b"]
+
+
+def _mass_history(root: Path) -> Path:
+    """Two services over 20 commits, every failed job retried once (the retry passes). In
+    `pricing` (60 tests) eight tests each fail once, alone, with a message of their own: eight
+    new flaky tests at once, 13% of the suite. In `orders` (60 tests) one test is flaky."""
+    lines = []
+    for service, flaky in (("pricing", {t: 4 + t for t in range(8)}), ("orders", {0: 5})):
+        for c in range(20):
+            for attempt in (1, 2):
+                failing = {t for t, at in flaky.items() if attempt == 1 and c in (at, at + 9)}
+                cases = "".join(
+                    f'<testcase classname="tests.test_{service}" name="test_{t:02d}" time="0.01">'
+                    + (
+                        f'<failure message="assert {chr(97 + t)} == 1">boom</failure>'
+                        if t in failing
+                        else ""
+                    )
+                    + "</testcase>"
+                    for t in range(60)
+                )
+                path = root / f"{service}-{c:02d}-{attempt}.xml"
+                path.write_text(f'<testsuite name="s">{cases}</testsuite>', encoding="utf-8")
+                lines.append(
+                    f'{{"path": "{path.name}", "service": "{service}", "run_id": "{service}-{c}", '
+                    f'"attempt": {attempt}, "commit": "{c:040x}", "branch": "main", '
+                    f'"timestamp": "2026-11-{1 + c:02d}T10:{10 * attempt:02d}:00Z"}}'
+                )
+                if not failing:
+                    break
+    manifest = root / "manifest.jsonl"
+    manifest.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return manifest
+
+
+def test_a_mass_quarantine_is_refused_for_its_service_and_names_the_runs(tmp_path: Path) -> None:
+    manifest = _mass_history(tmp_path)
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    assert (
+        gatekeeper("ingest", "--manifest", str(manifest), "--db", db, cwd=tmp_path).returncode == 0
+    )
+    proc = gatekeeper("classify", "--db", db, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    [line] = proc.stderr.splitlines()
+    assert line.startswith(
+        "gatekeeper: error: pricing: classify would newly quarantine 8 of 60 tests (13%, more "
+        "than the 5% allowed); nothing was written for it; likely infrastructure: runs "
+    )
+    assert "runs pricing-10: 1 of them, pricing-11: 1 of them" in line  # its own failures
+    assert "--allow-mass-quarantine" in line
+    # the other service's new quarantine was written; none of pricing's
+    doc = yaml.safe_load((tmp_path / "flaky-tests.yml").read_text(encoding="utf-8"))
+    assert {(e["service"], e["name"]) for e in doc["flaky_tests"]} == {
+        ("orders", "tests.test_orders::test_00")
+    }
+    # a person who checked the runs lets it through; a higher limit in gatekeeper.yml too
+    allowed = gatekeeper("classify", "--db", db, "--allow-mass-quarantine", cwd=tmp_path)
+    assert allowed.returncode == 0, allowed.stderr
+    doc = yaml.safe_load((tmp_path / "flaky-tests.yml").read_text(encoding="utf-8"))
+    assert sum(e["service"] == "pricing" and e["quarantined"] for e in doc["flaky_tests"]) == 8
+    (tmp_path / "flaky-tests.yml").unlink()
+    (tmp_path / "gatekeeper.yml").write_text(
+        "classify:\n  max_new_quarantine_share: 0.2\n", encoding="utf-8"
+    )
+    assert gatekeeper("classify", "--db", db, cwd=tmp_path).returncode == 0
