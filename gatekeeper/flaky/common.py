@@ -213,18 +213,30 @@ def find_common_causes(
     shared = frozenset(
         (*key, t) for key, run in runs.items() if len(run.failed) >= 2 for t in run.failed
     )
-    own = _own_rates(timelines, runs, service_attempts, sizes, shared, {}, frozenset())
+    own = _own_rates(
+        timelines, runs, service_attempts, sizes, dict.fromkeys(shared, 0.0), {}, frozenset()
+    )
     degraded: dict[RunKey, Degraded] = {}
     charged: frozenset[Charge] = frozenset()
     broken: frozenset[Charge] = frozenset()
+    seen: list[frozenset[RunKey]] = []
     for _ in range(_ROUNDS):
         found = _degraded_runs(runs, own, order, config)
-        new_charged, new_broken = _charge(timelines, found, own, config)
+        if frozenset(found) in seen[:-1]:
+            # A borderline attempt flips in and out as the rates move: take every attempt the
+            # cycle found degraded (the side that quarantines less), charge once more, stop.
+            found = {**degraded, **found}
+        weights, new_broken = _charge(timelines, found, own, config)
+        new_charged = frozenset(weights)
         if found == degraded and new_charged == charged and new_broken == broken:
             break
+        cycled = frozenset(found) in seen[:-1]
+        seen.append(frozenset(found))
         degraded, charged, broken = found, new_charged, new_broken
+        if cycled:
+            break
         episodes = _episodes(runs, degraded)
-        own = _own_rates(timelines, runs, service_attempts, sizes, charged, episodes, broken)
+        own = _own_rates(timelines, runs, service_attempts, sizes, weights, episodes, broken)
     return CommonCauses(degraded=degraded, charged=charged, runs=runs)
 
 
@@ -262,27 +274,27 @@ class _Own:
     """The tests' own failures and the services' message mix, from the failures charged to
     the tests themselves."""
 
-    counts: dict[TestKey, tuple[int, int]]  # failing tests: (own failing attempts, attempts)
+    counts: dict[TestKey, tuple[float, int]]  # failing tests: (own failing attempts, attempts)
     #: the same, per test and stretch of its history that is left out when one of its attempts
     #: is judged: ("commit", name), ("episode", id) and ("both", (id, name))
-    parts: dict[tuple[TestKey, tuple[str, object]], tuple[int, int]]
+    parts: dict[tuple[TestKey, tuple[str, object]], tuple[float, int]]
     place: dict[RunKey, tuple[str, int | None]]  # attempt -> (commit name, episode)
     #: per service: the Beta prior of its tests' own rates, (mean, weight in attempts)
     prior: dict[str, tuple[float, float]]
-    messages: dict[tuple[str, str], int]  # (service, message) -> own failing attempts with it
-    with_message: dict[str, int]  # per service: own failing attempts with a message
+    messages: dict[tuple[str, str], float]  # (service, message) -> own failing attempts with it
+    with_message: dict[str, float]  # per service: own failing attempts with a message
     charged: frozenset[Charge]
     broken: frozenset[Charge]  # attempts inside a test's own deterministic failing block
 
     def rate(self, service: str, test: str, run: RunKey) -> float:
         """The test's own rate ``(k + w p̄) / (m + w)`` for judging its failure in ``run``: its
-        own failing attempts ``k`` of ``m`` (attempts charged to the environment left out of
-        both), shrunk towards the service's pooled rate ``p̄`` with the weight ``w`` that the
-        spread of the service's rates gives (``_prior``).
-        What happened in the same stretch is left out (the commit's other attempts, and the
-        episode of consecutive degraded attempts ``run`` is in): a failure, or its retry's, is
-        no evidence for its own explanation. Inside a block of the test's own deterministic
-        failures (a regression): 1."""
+        own failing attempts ``k`` of ``m`` (a failure charged to the environment counts by the
+        probability that the test, not the environment, failed it), shrunk towards the
+        service's pooled rate ``p̄`` with the weight ``w`` that the spread of the service's
+        rates gives (``_prior``). What happened in the same stretch is left out (the commit's
+        other attempts, and the episode of consecutive degraded attempts ``run`` is in): a
+        failure, or its retry's, is no evidence for its own explanation. Inside a block of the
+        test's own deterministic failures (a regression): 1."""
         if (*run, test) in self.broken:
             return 1.0
         key = (service, test)
@@ -339,51 +351,49 @@ def _own_rates(
     runs: Mapping[RunKey, RunTally],
     service_attempts: Mapping[str, int],
     sizes: Mapping[str, int],
-    charged: frozenset[Charge],
+    charged: Mapping[Charge, float],
     episodes: Mapping[RunKey, int],
     broken: frozenset[Charge],
 ) -> _Own:
+    """``charged`` maps each failure charged to the environment to the probability that the
+    test failed it on its own: the failure counts by that much (soft, so that two failures that
+    are each charged never both make their test look clean)."""
     place = {key: (_commit_name(key, run), episodes.get(key)) for key, run in runs.items()}
-    counts: dict[TestKey, tuple[int, int]] = {}
-    parts: dict[tuple[TestKey, tuple[str, object]], tuple[int, int]] = {}
-    per_service: Counter[str] = Counter()
-    gone_in: Counter[str] = Counter()
-    messages: Counter[tuple[str, str]] = Counter()
+    counts: dict[TestKey, tuple[float, int]] = {}
+    parts: dict[tuple[TestKey, tuple[str, object]], tuple[float, int]] = {}
+    per_service: dict[str, float] = {}
+    rates: dict[str, list[float]] = {}
+    messages: dict[tuple[str, str], float] = {}
     for key, tl in timelines.items():
-        k = gone = 0
+        k = 0.0
         for c in tl.commits:
             for a in c.attempts:
-                if (*a.run, key[1]) in charged:
-                    gone += a.failures > 0
-                    continue
-                failed = a.failures > 0
-                k += failed
+                own = charged.get((*a.run, key[1]), 1.0) if a.failures else 0.0
+                k += own
                 commit, episode = place[a.run]
                 slots: list[tuple[str, object]] = [("commit", commit)]
                 if episode is not None:
                     slots += [("episode", episode), ("both", (episode, commit))]
                 for slot in slots:
-                    pk, pm = parts.get((key, slot), (0, 0))
-                    parts[(key, slot)] = (pk + failed, pm + 1)
-                if failed and a.message is not None:
-                    messages[(key[0], a.message)] += 1
-        counts[key] = (k, tl.attempts - gone)
-        per_service[key[0]] += k
-        gone_in[key[0]] += gone
-    rates: dict[str, list[float]] = {}
-    for key, (k, m) in counts.items():
-        rates.setdefault(key[0], []).append(k / m if m else 0.0)
+                    pk, pm = parts.get((key, slot), (0.0, 0))
+                    parts[(key, slot)] = (pk + own, pm + 1)
+                if own and a.message is not None:
+                    mk = (key[0], a.message)
+                    messages[mk] = messages.get(mk, 0.0) + own
+        counts[key] = (k, tl.attempts)
+        per_service[key[0]] = per_service.get(key[0], 0.0) + k
+        rates.setdefault(key[0], []).append(k / tl.attempts if tl.attempts else 0.0)
     prior = {
-        s: _prior(per_service[s], n - gone_in[s], sizes.get(s, 1), rates.get(s, []))
+        s: _prior(per_service.get(s, 0.0), n, sizes.get(s, 1), rates.get(s, []))
         for s, n in service_attempts.items()
     }
-    with_message: Counter[str] = Counter()
+    with_message: dict[str, float] = {}
     for (svc, _m), count in messages.items():
-        with_message[svc] += count
-    return _Own(counts, parts, place, prior, dict(messages), dict(with_message), charged, broken)
+        with_message[svc] = with_message.get(svc, 0.0) + count
+    return _Own(counts, parts, place, prior, messages, with_message, frozenset(charged), broken)
 
 
-def _prior(failures: int, attempts: int, tests: int, failing: list[float]) -> tuple[float, float]:
+def _prior(failures: float, attempts: int, tests: int, failing: list[float]) -> tuple[float, float]:
     """The Beta prior of a service's own rates by the method of moments: its mean is the
     pooled rate, its weight ``w = p̄(1 - p̄)/τ² - 1`` from the spread ``τ²`` of the tests'
     rates beyond what binomial noise makes (``failing``: the rates of the tests that failed;
@@ -528,13 +538,18 @@ def _charge(
     degraded: Mapping[RunKey, Degraded],
     own: _Own,
     config: ClassifierConfig,
-) -> tuple[frozenset[Charge], frozenset[Charge]]:
-    """The failing attempts the environment explains better than the test (module doc), and
+) -> tuple[dict[Charge, float], frozenset[Charge]]:
+    """The failing attempts the environment explains better than the test (module doc), each
+    with the probability that the test failed it on its own, ``p / (e + p - e p)``, and
     the attempts of the blocks the tests' own deterministic failures explain (at least two
     failing attempts in a row: a regression, failing with certainty while it lasts)."""
-    out: set[Charge] = set()
+    out: dict[Charge, float] = {}
     broken: set[Charge] = set()
     change = config.change_prior
+
+    def own_share(key: TestKey, a: _Attempt, e: float) -> float:
+        p = own.rate(*key, a.run)
+        return p / (e + p - e * p)
 
     def env(a: _Attempt) -> float:
         d = degraded.get(a.run)
@@ -551,7 +566,7 @@ def _charge(
                 for a in c.attempts:
                     e = env(a) if a.failures else 0.0
                     if e > 0.0 and own.rate(*key, a.run) < e / (1.0 + e):
-                        out.add((*a.run, key[1]))
+                        out[(*a.run, key[1])] = own_share(key, a, e)
                 i += 1
                 continue
             j = i
@@ -561,8 +576,8 @@ def _charge(
             chance = math.prod(env(a) for a in block)
             changes = (i > 0) + (j < len(commits))
             if chance > 0.0 and chance >= change ** max(changes, 1):
-                out.update((*a.run, key[1]) for a in block)
+                out.update({(*a.run, key[1]): own_share(key, a, env(a)) for a in block})
             elif len(block) >= 2:
                 broken.update((*a.run, key[1]) for a in block)
             i = j
-    return frozenset(out), frozenset(broken)
+    return out, frozenset(broken)
