@@ -336,6 +336,7 @@ def test_the_ratchet_uses_the_last_passing_run_on_main(tmp_path: Path) -> None:
     assert gate("r4", 895)["exit"] == 0
 
 
+@pytest.mark.realworld
 def test_real_corpus_reports_gate(tmp_path: Path) -> None:
     """A real nextest JUnit with retries and a real tarpaulin report, through the gate."""
     nextest = REALWORLD / "junit" / "nextest__fixture_project_rerunfailure.xml"

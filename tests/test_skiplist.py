@@ -101,6 +101,7 @@ def _ran_per_binary(stdout: str) -> set[str]:
     return ran
 
 
+@pytest.mark.cargo
 def test_cargo_skip_list_skips_exactly_the_quarantined(crate: Path, tmp_path: Path) -> None:
     first = _cargo_test(crate)
     # the ids gatekeeper stores for this log are the ids we quarantine by
@@ -128,6 +129,7 @@ def test_cargo_skip_list_skips_exactly_the_quarantined(crate: Path, tmp_path: Pa
     assert all(r[1] == 0 and r[2] == 0 for r in results)
 
 
+@pytest.mark.cargo
 def test_cargo_empty_skip_list_runs_everything(crate: Path, tmp_path: Path) -> None:
     listed = gatekeeper("skip-list", "--format", "cargo", "--service", "user-service", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr

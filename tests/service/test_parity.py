@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ..conftest import REALWORLD, SAMPLES
+from ..conftest import SAMPLES, corpus_files, corpus_params
 from .conftest import API, Server, cli, cli_error, make_token, start_server
 
 NEXT = Path("next") / "user-service"
@@ -228,12 +228,10 @@ def test_the_gate_decides_as_the_cli_does(world: World) -> None:
 
 
 # Every eighth file of the real-world corpus, by name: stored alike, or refused alike.
-CORPUS = sorted(
-    p for kind in ("junit", "cobertura", "cargo", "bench") for p in (REALWORLD / kind).iterdir()
-)[::8]
+CORPUS = corpus_files("junit", "cobertura", "cargo", "bench")[::8]
 
 
-@pytest.mark.parametrize("report", CORPUS, ids=[p.name for p in CORPUS])
+@pytest.mark.parametrize("report", corpus_params(CORPUS, [p.name for p in CORPUS]))
 def test_real_world_reports_upload_as_they_ingest(world: World, report: Path) -> None:
     form = {
         "service": "corpus",
