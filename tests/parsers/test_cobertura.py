@@ -269,6 +269,7 @@ def test_corpus_branch_totals_match_the_producers_own_summary(name: str) -> None
         assert mismatch == []
 
 
+@pytest.mark.realworld
 def test_the_known_differences_are_all_in_the_corpus() -> None:
     assert set(LINE_COUNTS_DIFFER) <= set(WITH_ROOT_LINE_COUNTS)
     assert set(BRANCH_COUNTS_DIFFER) <= set(WITH_ROOT_BRANCH_COUNTS)
