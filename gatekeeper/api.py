@@ -394,6 +394,11 @@ def _git(args: Sequence[str], cwd: Path) -> str | None:
     return value if out.returncode == 0 and value else None
 
 
+# The branch of a run stored outside CI and git with neither --commit nor --branch: not a name
+# git allows (it has a space), so never the default branch.
+NO_COMMIT_BRANCH = "(no commit)"
+
+
 class Gatekeeper:
     """Everything gatekeeper can do, for the CLI and the HTTP service alike."""
 
@@ -426,8 +431,18 @@ class Gatekeeper:
                     self._store = self._open_store()
         return self._store
 
-    def _open_store(self) -> HistoryStore:
+    def require_history(self) -> None:
+        """For commands that only read the history (classify, report, quarantine show): a
+        database that does not exist yet is an error, not an empty history -- a mistyped --db
+        would otherwise read nothing and succeed."""
+        if self._store is None:
+            with self._store_lock:
+                if self._store is None:
+                    self._store = self._open_store(create=False)
+
+    def _open_store(self, *, create: bool = True) -> HistoryStore:
         from gatekeeper.store import open_store  # SQLAlchemy is imported only when needed
+        from gatekeeper.store.engine import parse_url
 
         url = self.settings.db_url
         if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
@@ -435,7 +450,17 @@ class Gatekeeper:
             rel = url[len("sqlite:///") :]
             if rel and rel != ":memory:":
                 url = "sqlite:///" + str(self.cwd / rel)
-        return open_store(url, lock_timeout=self.settings.lock_timeout)
+        path = parse_url(url).sqlite_path
+        if create and path is not None and not path.parent.is_dir():
+            # Only gatekeeper's own folder is made on first use; any other missing folder is a
+            # typo or a cache that was not restored, and a new database there would be empty.
+            if path.parent.name != ".gatekeeper" or not path.parent.parent.is_dir():
+                raise StoreError(
+                    f"{path}: the folder {path.parent} does not exist",
+                    hint="create it first, or check --db / $GATEKEEPER_DB (a SQLite file "
+                    "under .gatekeeper/ is created with its folder)",
+                )
+        return open_store(url, lock_timeout=self.settings.lock_timeout, create=create)
 
     def ready(self) -> int:
         """The schema version of a reachable, current database (opening it upgrades it);
@@ -682,6 +707,10 @@ class Gatekeeper:
         if branch is None and flags.commit is None and not backfill:
             git_branch = self._git("rev-parse", "--abbrev-ref", "HEAD")
             branch = git_branch if git_branch not in (None, "HEAD") else None
+        if commit is None and branch is None and not backfill and from_ci.provider is None:
+            # Outside CI and outside git, with neither --commit nor --branch: a developer's
+            # run, which must not count as the default branch's history (NULL would).
+            branch = NO_COMMIT_BRANCH
         run_id = flags.run_id or from_ci.run_id
         if not run_id:
             # Outside CI: the same reports of the same service, commit and branch make the same
@@ -725,6 +754,17 @@ class Gatekeeper:
         parsed = [p for p, _ in pairs]
         sources = [s for _, s in pairs]
         meta = self.resolve_meta(flags, sources, backfill=backfill)
+        if meta.commit is None and not backfill:
+            notes = [
+                *notes,
+                f"{meta.service} run {meta.run_id}: no commit (not in CI, not in a git checkout, "
+                "no --commit): stored without one"
+                + (
+                    ", and not as default-branch history (pass --commit and --branch)"
+                    if meta.branch == NO_COMMIT_BRANCH
+                    else ""
+                ),
+            ]
         return assemble_run(meta, parsed, sources, notes), parsed
 
     def _parse_uploads(
@@ -1090,6 +1130,7 @@ class Gatekeeper:
         from gatekeeper.gate import decide as gate_decide
         from gatekeeper.report import build_report, history_window, replay_plan
 
+        self.require_history()
         moment = now or datetime.now(UTC)
         end = until or moment
         config = config or load_config(self.cwd, self.env)
@@ -2028,6 +2069,7 @@ def classify_into_registry(
     ``default_branch`` is the configuration's (the history the verdicts rest on)."""
     from gatekeeper import registry
 
+    gk.require_history()
     data = read_registry_file(path, missing_ok)
     update = update_registry(
         gk,
@@ -2071,6 +2113,7 @@ def quarantine_show(
     """A test's registry entry and the executions of its last ``runs`` runs."""
     from gatekeeper import registry
 
+    gk.require_history()
     reg = registry.load(path, missing_ok=missing_ok)
     if service is None:
         services = sorted({e.service for e in reg.entries if e.name == name})
