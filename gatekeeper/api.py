@@ -451,15 +451,20 @@ class Gatekeeper:
             if rel and rel != ":memory:":
                 url = "sqlite:///" + str(self.cwd / rel)
         path = parse_url(url).sqlite_path
-        if create and path is not None and not path.parent.is_dir():
-            # Only gatekeeper's own folder is made on first use; any other missing folder is a
-            # typo or a cache that was not restored, and a new database there would be empty.
-            if path.parent.name != ".gatekeeper" or not path.parent.parent.is_dir():
-                raise StoreError(
-                    f"{path}: the folder {path.parent} does not exist",
-                    hint="create it first, or check --db / $GATEKEEPER_DB (a SQLite file "
-                    "under .gatekeeper/ is created with its folder)",
-                )
+        # Only gatekeeper's own folder is made on first use; any other missing folder is a typo
+        # or a cache that was not restored, and a new database there would be empty.
+        own_folder = path is not None and path.parent.name == ".gatekeeper"
+        if (
+            create
+            and path is not None
+            and not path.parent.is_dir()
+            and not (own_folder and path.parent.parent.is_dir())
+        ):
+            raise StoreError(
+                f"{path}: the folder {path.parent} does not exist",
+                hint="create it first, or check --db / $GATEKEEPER_DB (a SQLite file under "
+                ".gatekeeper/ is created with its folder)",
+            )
         return open_store(url, lock_timeout=self.settings.lock_timeout, create=create)
 
     def ready(self) -> int:
@@ -1708,6 +1713,34 @@ def load_config(cwd: Path, env: Mapping[str, str], explicit: Path | None = None)
     from gatekeeper.config.file import resolve_config
 
     return resolve_config(cwd, env, explicit)
+
+
+def check_service(config: GateConfig, service: str | None, flag: str = "--service") -> None:
+    """A service named on the command line must be one the configuration lists, when it lists
+    any: a misspelt name would start a new history, or skip nothing."""
+    names = [s.name for s in config.services]
+    if service is None or not names or service in names:
+        return
+    close = difflib.get_close_matches(service, names, n=1, cutoff=0.6)
+    close = close or [n for n in names if service in n or n in service][:1]
+    where = Path(config.source).name if config.source else "the configuration"
+    hint = f"did you mean {close[0]}?" if close else "use one of: " + ", ".join(sorted(names))
+    raise ConfigError(
+        f"{flag} {service}: not a service of {where}",
+        hint=f"{hint} A new service goes under `services:` in {where} first",
+    )
+
+
+def unnamed_service_note(config: GateConfig, service: str) -> str | None:
+    """With services configured and no --service: which service the run was stored under."""
+    if not config.services:
+        return None
+    where = Path(config.source).name if config.source else "the configuration"
+    known = "" if config.service(service) else f", which is not a service of {where}"
+    return (
+        f"no --service: the run is stored under {service!r} (the checkout's folder name)"
+        f"{known}; pass --service NAME"
+    )
 
 
 def config_and_registry(

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from gatekeeper.api import ClassifyOutcome, Gatekeeper, MetaFlags, Output, Progress
     from gatekeeper.client import Client
     from gatekeeper.model import GateDecision, IngestOutcome
+    from gatekeeper.rules import GateConfig
 
 T = TypeVar("T")
 
@@ -120,6 +121,30 @@ def _gatekeeper(
     return Gatekeeper(resolve(os.environ, db=db, lock_timeout=lock_timeout, service=service))
 
 
+def _known_service(
+    service: str | None, config: Path | None = None, found: GateConfig | None = None
+) -> GateConfig:
+    """The configuration (``found``, else read), after checking that --service (or
+    $GATEKEEPER_SERVICE) names one of its services when it lists any."""
+    from gatekeeper.api import check_service, load_config
+
+    found = found or load_config(Path.cwd(), os.environ, config)
+    if service is not None:
+        check_service(found, service)
+    elif os.environ.get("GATEKEEPER_SERVICE"):
+        check_service(found, os.environ["GATEKEEPER_SERVICE"], "$GATEKEEPER_SERVICE")
+    return found
+
+
+def _unnamed_service(config: GateConfig, service: str | None, stored_under: str) -> None:
+    from gatekeeper.api import unnamed_service_note
+
+    if service is None and not os.environ.get("GATEKEEPER_SERVICE"):
+        note = unnamed_service_note(config, stored_under)
+        if note:
+            _warn(note)
+
+
 def _warn(message: str) -> None:
     typer.echo(f"warning: {message}", err=True)
 
@@ -217,6 +242,7 @@ def ingest(
         with remote:
             outcomes = _remote_ingest(remote, reports or [], flags, fmt, manifest)
     else:
+        configured = _known_service(service)
         gk = _gatekeeper(db, lock_timeout, service)
         try:
             if manifest is not None:
@@ -228,6 +254,8 @@ def ingest(
     for o in outcomes:
         for w in o.warnings:
             _warn(w)
+        if remote is None and manifest is None:
+            _unnamed_service(configured, service, o.meta.service)
         typer.echo(json.dumps(json_object(o)) if as_json else summary_line(o))
     if len(outcomes) > 1 and not as_json:
         typer.echo(total_line(outcomes))
@@ -392,6 +420,7 @@ def gate(
             settings_config, path, missing_ok = config_and_registry(
                 Path.cwd(), os.environ, config, registry
             )
+            _known_service(service, found=settings_config)
             gk = _gatekeeper(db, lock_timeout, service)
             try:
                 decision = gk.gate(
@@ -412,6 +441,8 @@ def gate(
         if summary_path is not None:
             _write_summary(summary_path, emit_gate.error_markdown(str(err)), append=summary is None)
         raise
+    if remote is None:
+        _unnamed_service(settings_config, service, decision.service)
     if annotate:
         for line in emit_gate.github_annotations(decision):
             typer.echo(line, err=out_format == "json")
@@ -598,7 +629,8 @@ def classify(
         return
     gk = _gatekeeper(db, lock_timeout)
     try:
-        branch = load_config(Path.cwd(), os.environ, config).default_branch
+        found = load_config(Path.cwd(), os.environ, config)
+        branch = _known_service(service, found=found).default_branch
         outcome = classify_into_registry(
             gk, path, missing_ok, service=service, dry_run=dry_run, default_branch=branch
         )
@@ -657,6 +689,7 @@ def skip_list(
             _print(remote.skip_list(fmt=fmt, service=service))
         return
     path, missing_ok = _registry(registry)
+    _known_service(service)
     _print(skip_list_output(path, missing_ok, fmt=fmt, service=service))
 
 
@@ -708,6 +741,7 @@ def quarantine_list(
             )
         return
     path, missing_ok = _registry(registry)
+    _known_service(service)
     _print(
         quarantine_list_output(
             path, missing_ok, fmt=fmt, service=service, include_released=include_released
@@ -730,6 +764,7 @@ def quarantine_show(
     from gatekeeper.emit.quarantine import show
 
     path, missing_ok = _registry(registry)
+    _known_service(service)
     gk = _gatekeeper(db)
     try:
         d = api.quarantine_show(gk, path, missing_ok, name=name, service=service, runs=runs)
@@ -754,6 +789,7 @@ def quarantine_add(
     from gatekeeper import api
 
     path, missing_ok = _registry(registry)
+    _known_service(service)
     until = api.parse_date(expires, "--expires") if expires else None
     api.quarantine_add(
         path, missing_ok, name=name, service=service, reason=reason, issue=issue, owner=owner,
@@ -772,6 +808,7 @@ def quarantine_remove(
     from gatekeeper import api
 
     path, missing_ok = _registry(registry)
+    _known_service(service)
     api.quarantine_remove(path, missing_ok, name=name, service=service)
     typer.echo(f"{name} in {service}: removed from {path.name}")
 
@@ -983,6 +1020,7 @@ def report(
         settings_config, path, missing_ok = config_and_registry(
             Path.cwd(), os.environ, config, registry
         )
+        _known_service(service, found=settings_config)
         gk = _gatekeeper(db, lock_timeout)
         try:
             weekly = gk.report(
