@@ -154,12 +154,15 @@ def _test_count_history(root: Path) -> None:
 
 COV_82 = cobertura({"app/core.py": (100, 82)})
 COV_TWO = cobertura({"api/main.py": (100, 90), "worker/jobs.py": (100, 70)})
+# The job's own service (`app`, the gate's --service) is configured too: the files no other
+# service claims count for it.
 TWO_SERVICES = """\
 services:
   api:
     paths: ["api/**"]
   worker:
     paths: ["worker/**"]
+  app: {}
 """
 
 ROWS: dict[str, Row] = {
