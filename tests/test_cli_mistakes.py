@@ -1,0 +1,202 @@
+"""A newcomer's likeliest mistakes end in exit 2 with one line that says what to do, and nothing
+written: a misspelt --service, an empty or misplaced --db, a history that does not exist yet."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .conftest import SAMPLES
+from .test_cli_ingest import clean_env, gatekeeper
+
+CONFIG = """\
+services:
+  pricing-service:
+    runner: pytest
+  user-service:
+    runner: nextest
+  search-service: {}
+"""
+RUN = SAMPLES / "user-service" / "run-01"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A repository with three configured services and one CI run's reports."""
+    root = tmp_path / "shop"
+    root.mkdir()
+    (root / "gatekeeper.yml").write_text(CONFIG, encoding="utf-8")
+    shutil.copytree(RUN, root / "reports")
+    return root
+
+
+def error_line(done: subprocess.CompletedProcess[str]) -> str:
+    """The one error line of a command that could not decide (exit 2)."""
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    lines = done.stderr.splitlines()
+    errors = [x for x in lines if x.startswith("gatekeeper: error: ")]
+    assert len(errors) == 1, lines
+    return errors[0].removeprefix("gatekeeper: error: ")
+
+
+def runs(db: Path) -> list[tuple[str, str | None]]:
+    with sqlite3.connect(db) as conn:
+        return sorted(conn.execute("SELECT service, branch FROM runs").fetchall())
+
+
+# -- service names are checked against the configuration ------------------------------------
+
+
+def test_a_misspelt_service_is_refused_by_the_gate_naming_the_right_one(project: Path) -> None:
+    db = project / ".gatekeeper" / "gatekeeper.db"
+    done = gatekeeper("gate", "reports", "--service", "pricing-servce", cwd=project)
+    message = error_line(done)
+    assert message.startswith("--service pricing-servce: not a service of gatekeeper.yml")
+    assert "did you mean pricing-service?" in message
+    assert not db.exists()  # no new history was started
+
+
+def test_a_skip_list_for_a_service_name_cut_short_is_refused(project: Path) -> None:
+    done = gatekeeper("skip-list", "--format", "pytest", "--service", "pricing", cwd=project)
+    assert "did you mean pricing-service?" in error_line(done)
+    assert done.stdout == ""
+
+
+COMMANDS = {
+    "ingest": ["ingest", "reports"],
+    "gate": ["gate", "reports"],
+    "classify": ["classify"],
+    "skip-list": ["skip-list", "--format", "text"],
+    "report": ["report", "--since", "7d"],
+    "quarantine list": ["quarantine", "list"],
+    "quarantine show": ["quarantine", "show", "t::a"],
+    "quarantine add": ["quarantine", "add", "t::a", "--reason", "slow"],
+    "quarantine remove": ["quarantine", "remove", "t::a"],
+}
+
+
+@pytest.mark.parametrize("args", COMMANDS.values(), ids=COMMANDS.keys())
+def test_every_command_refuses_an_unknown_service(project: Path, args: list[str]) -> None:
+    # a history, so that the commands that read one get as far as the service check
+    seeded = gatekeeper("ingest", "reports", "--service", "user-service", cwd=project)
+    assert seeded.returncode == 0, seeded.stderr
+    before = runs(project / ".gatekeeper" / "gatekeeper.db")
+    done = gatekeeper(*args, "--service", "user-servic", cwd=project)
+    assert error_line(done).startswith("--service user-servic: not a service of gatekeeper.yml")
+    assert "did you mean user-service?" in done.stderr
+    assert runs(project / ".gatekeeper" / "gatekeeper.db") == before
+    assert not (project / "flaky-tests.yml").exists()
+
+
+def test_a_service_far_from_every_name_lists_them(project: Path) -> None:
+    done = gatekeeper("skip-list", "--service", "zzz", cwd=project)
+    assert "use one of: pricing-service, search-service, user-service" in error_line(done)
+
+
+def test_the_environment_variable_is_checked_too(project: Path) -> None:
+    env = clean_env(GATEKEEPER_SERVICE="pricing-servce")
+    done = gatekeeper("ingest", "reports", cwd=project, env=env)
+    assert error_line(done).startswith("$GATEKEEPER_SERVICE pricing-servce: not a service")
+
+
+def test_without_configured_services_any_name_is_a_service(tmp_path: Path) -> None:
+    shutil.copytree(RUN, tmp_path / "reports")
+    done = gatekeeper("ingest", "reports", "--service", "anything-goes", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "not a service" not in done.stderr
+
+
+def test_without_service_the_run_says_which_service_it_was_stored_under(project: Path) -> None:
+    done = gatekeeper("ingest", "reports", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert (
+        "warning: no --service: the run is stored under 'shop' (the checkout's folder name), "
+        "which is not a service of gatekeeper.yml; pass --service NAME"
+    ) in done.stderr
+    assert [s for s, _ in runs(project / ".gatekeeper" / "gatekeeper.db")] == ["shop"]
+
+
+# -- no silent success: the database ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_an_empty_database_url_is_an_error_not_the_default(tmp_path: Path, how: str) -> None:
+    if how == "flag":
+        done = gatekeeper("classify", "--db", "", cwd=tmp_path)
+        name = "--db"
+    else:
+        done = gatekeeper("classify", cwd=tmp_path, env=clean_env(GATEKEEPER_DB=""))
+        name = "$GATEKEEPER_DB"
+    message = error_line(done)
+    assert message.startswith(f"{name} is empty (an unset secret or variable?)")
+    assert "sqlite:///" in message  # says what to write
+    assert list(tmp_path.iterdir()) == []  # no default database was made
+
+
+def test_a_sqlite_path_in_a_missing_folder_is_refused(tmp_path: Path) -> None:
+    shutil.copytree(RUN, tmp_path / "reports")
+    missing = tmp_path / "no" / "such" / "dir"
+    url = f"sqlite:///{missing / 'x.db'}"
+    classify = gatekeeper("classify", "--db", url, cwd=tmp_path)
+    assert error_line(classify).startswith(f"{missing / 'x.db'}: no history database here")
+    ingest = gatekeeper("ingest", "reports", "--service", "s", "--db", url, cwd=tmp_path)
+    assert error_line(ingest) == (
+        f"{missing / 'x.db'}: the folder {missing} does not exist (create it first, or check "
+        "--db / $GATEKEEPER_DB (a SQLite file under .gatekeeper/ is created with its folder))"
+    )
+    assert not (tmp_path / "no").exists()
+
+
+def test_gatekeepers_own_folder_is_still_made_on_first_use(tmp_path: Path) -> None:
+    shutil.copytree(RUN, tmp_path / "reports")
+    url = "sqlite:///.gatekeeper/user-service.db"  # docs/ci.md's cache, after an eviction
+    done = gatekeeper("ingest", "reports", "--service", "user-service", "--db", url, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / ".gatekeeper" / "user-service.db").is_file()
+
+
+READERS = {
+    "classify": ["classify"],
+    "report": ["report", "--since", "7d"],
+    "quarantine show": ["quarantine", "show", "t::a", "--service", "s"],
+}
+
+
+@pytest.mark.parametrize("args", READERS.values(), ids=READERS.keys())
+def test_a_command_that_reads_the_history_refuses_a_database_not_there(
+    tmp_path: Path, args: list[str]
+) -> None:
+    done = gatekeeper(*args, cwd=tmp_path)
+    db = tmp_path / ".gatekeeper" / "gatekeeper.db"
+    assert error_line(done) == (
+        f"{db}: no history database here (run gatekeeper ingest first, or check --db / "
+        "$GATEKEEPER_DB)"
+    )
+    assert not db.exists() and not (tmp_path / "flaky-tests.yml").exists()
+
+
+# -- no silent success: runs without a commit ------------------------------------------------
+
+
+def test_a_run_without_a_commit_outside_ci_warns_and_is_not_default_branch_history(
+    tmp_path: Path,
+) -> None:
+    shutil.copytree(RUN, tmp_path / "reports")
+    done = gatekeeper("ingest", "reports", "--service", "s", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "no commit (not in CI, not in a git checkout, no --commit)" in done.stderr
+    assert "not as default-branch history (pass --commit and --branch)" in done.stderr
+    ((service, branch),) = runs(tmp_path / ".gatekeeper" / "gatekeeper.db")
+    assert service == "s" and branch not in (None, "main")
+
+
+def test_a_run_given_its_branch_keeps_it(tmp_path: Path) -> None:
+    shutil.copytree(RUN, tmp_path / "reports")
+    done = gatekeeper("ingest", "reports", "--service", "s", "--branch", "main", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "no commit" in done.stderr and "default-branch" not in done.stderr
+    assert runs(tmp_path / ".gatekeeper" / "gatekeeper.db") == [("s", "main")]
