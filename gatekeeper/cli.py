@@ -658,13 +658,15 @@ def _echo_classify(outcome: ClassifyOutcome, name: str, *, dry_run: bool) -> Non
 @app.command("skip-list")
 def skip_list(
     fmt: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--format",
             help="cargo (args after `cargo test --`), nextest (a filterset for -E), pytest "
-            "(--deselect args), gotest (a regexp for -skip), text (one id a line) or json.",
+            "(--deselect args), gotest (a regexp for -skip), text (one id a line) or json. "
+            "Default: the service's `runner` in the configuration, else text.",
+            show_default=False,
         ),
-    ] = "text",
+    ] = None,
     service: Annotated[
         str | None,
         typer.Option(help="Only this service's tests (required by the runner formats)."),
@@ -686,10 +688,12 @@ def skip_list(
     remote = _client(server, db=None, local={"--registry": registry is not None})
     if remote is not None:
         with remote:
-            _print(remote.skip_list(fmt=fmt, service=service))
+            _print(remote.skip_list(fmt=fmt or "text", service=service))
         return
     path, missing_ok = _registry(registry)
-    _known_service(service)
+    found = _known_service(service)
+    configured = found.service(service) if service else None
+    fmt = fmt or (configured.runner if configured else None) or "text"
     _print(skip_list_output(path, missing_ok, fmt=fmt, service=service))
 
 
@@ -980,7 +984,7 @@ def report(
         str,
         typer.Option(
             "--format",
-            help="md (Markdown, for a chat message or an issue comment), html (one "
+            help="md or markdown (for a chat message or an issue comment), html (one "
             "self-contained page with charts) or json (every number).",
         ),
     ] = "md",
@@ -1001,6 +1005,7 @@ def report(
     from gatekeeper.api import config_and_registry, parse_report_period
     from gatekeeper.emit import report as emit_report
 
+    fmt = emit_report.ALIASES.get(fmt, fmt)
     if fmt not in emit_report.FORMATS:
         raise ConfigError(
             f"--format {fmt}: not a report format", hint="choose " + ", ".join(emit_report.FORMATS)

@@ -298,3 +298,22 @@ def test_runner_formats_need_a_service_and_json_lists_all(tmp_path: Path) -> Non
     assert text.stdout == "b::t2\n"
     bad = gatekeeper("skip-list", "--format", "yaml", cwd=tmp_path)
     assert bad.returncode == 2 and "not a skip-list format" in bad.stderr
+
+
+def test_the_services_runner_is_the_default_format(tmp_path: Path) -> None:
+    """`services.NAME.runner` in gatekeeper.yml: `skip-list --service NAME` takes that format."""
+    (tmp_path / "gatekeeper.yml").write_text(
+        "services:\n  search:\n    runner: pytest\n  users:\n    runner: cargo\n  docs: {}\n"
+    )
+    for service, test_id in (("search", "tests/test_a.py::test_x"), ("users", "tests::flaky")):
+        add = gatekeeper(
+            "quarantine", "add", test_id, "--service", service, "--reason", "flaky", cwd=tmp_path
+        )
+        assert add.returncode == 0, add.stderr
+    for service, fmt in (("search", "pytest"), ("users", "cargo"), ("docs", "text")):
+        default = gatekeeper("skip-list", "--service", service, cwd=tmp_path)
+        explicit = gatekeeper("skip-list", "--service", service, "--format", fmt, cwd=tmp_path)
+        assert default.returncode == explicit.returncode == 0, default.stderr + explicit.stderr
+        assert default.stdout == explicit.stdout
+    assert "--deselect" in gatekeeper("skip-list", "--service", "search", cwd=tmp_path).stdout
+    assert "--skip" in gatekeeper("skip-list", "--service", "users", cwd=tmp_path).stdout
