@@ -78,6 +78,9 @@ _REPORT_SUFFIXES = (".xml", ".json", ".jsonl", ".log", ".txt")
 # How many recent runs the ratchet looks through for a green one when no gate decided yet.
 _RATCHET_LOOKBACK = 50
 _SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv", ".gatekeeper"}
+# Build artifacts a service's folder holds beside its reports: setuptools' metadata folders
+# (`pricing.egg-info/dependency_links.txt` is empty by design), never a report.
+_SKIP_DIR_SUFFIXES = (".egg-info", ".dist-info")
 # Criterion keeps the previous run in base/ and the comparison in change/; only new/ is this run.
 _CRITERION_SKIP = {"base", "change", "report"}
 
@@ -580,6 +583,7 @@ class Gatekeeper:
                 for d in dirnames
                 if d not in _SKIP_DIRS
                 and not d.startswith(".")
+                and not d.endswith(_SKIP_DIR_SUFFIXES)
                 and not (d in _CRITERION_SKIP and "criterion" in Path(dirpath).parts)
             )
             for name in sorted(filenames):

@@ -200,3 +200,22 @@ def test_a_run_given_its_branch_keeps_it(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "no commit" in done.stderr and "default-branch" not in done.stderr
     assert runs(tmp_path / ".gatekeeper" / "gatekeeper.db") == [("s", "main")]
+
+
+# -- a service's folder as it is after `pip install -e .` ------------------------------------
+
+
+def test_a_python_services_folder_ingests_past_its_egg_info(tmp_path: Path) -> None:
+    service = tmp_path / "services" / "pricing"
+    shutil.copytree(SAMPLES / "search-service" / "run-01", service / "reports")
+    meta = service / "pricing.egg-info"
+    meta.mkdir()
+    (meta / "dependency_links.txt").write_text("")  # empty by design (setuptools)
+    (meta / "top_level.txt").write_text("pricing\n")
+    done = gatekeeper("ingest", "services/pricing", "--service", "pricing", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "egg-info" not in done.stderr
+    # an empty report beside it is still an error
+    (service / "reports" / "junit-2.xml").write_text("")
+    again = gatekeeper("ingest", "services/pricing", "--service", "pricing", cwd=tmp_path)
+    assert error_line(again).startswith("services/pricing/reports/junit-2.xml: the file is empty")
