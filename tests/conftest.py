@@ -110,6 +110,20 @@ def realworld() -> Path:
     return REALWORLD
 
 
+# Service names the client and service tests use beside the sample team's three: with services
+# configured, the CLI refuses any other name (exit 2, "did you mean").
+TEST_SERVICES = ("app", "corpus", "derived", "calc", "alpha", "beta", "load", "s")
+
+
+def copy_samples(dest: Path) -> Path:
+    """A copy of sample_reports/ whose gatekeeper.yml also lists TEST_SERVICES."""
+    shutil.copytree(SAMPLES, dest)
+    config = dest / "gatekeeper.yml"
+    extra = "".join(f"  {name}: {{}}\n" for name in TEST_SERVICES)
+    config.write_text(config.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    return dest
+
+
 @pytest.fixture(scope="session")
 def samples() -> Path:
     return SAMPLES
