@@ -1002,6 +1002,17 @@ class Gatekeeper:
                     meta.service,
                 )
             )
+        elif config.service(meta.service) is not None:
+            # a configured service's job that lost its coverage report must not pass unremarked
+            warnings.append(
+                GateFailure(
+                    FailureKind.INPUT,
+                    meta.service,
+                    "no coverage report in this run, so its coverage was not judged (name the "
+                    "coverage file among the gate's reports)",
+                    meta.service,
+                )
+            )
         judgements: tuple[BenchmarkJudgement, ...] = ()
         if run.benchmarks:
             window = max(

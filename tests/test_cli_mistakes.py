@@ -219,3 +219,17 @@ def test_a_python_services_folder_ingests_past_its_egg_info(tmp_path: Path) -> N
     (service / "reports" / "junit-2.xml").write_text("")
     again = gatekeeper("ingest", "services/pricing", "--service", "pricing", cwd=tmp_path)
     assert error_line(again).startswith("services/pricing/reports/junit-2.xml: the file is empty")
+
+
+def test_a_configured_service_without_a_coverage_report_gets_a_word(project: Path) -> None:
+    args = ("gate", "reports/junit.xml", "--commit", "c" * 40, "--branch", "main")
+    done = gatekeeper(*args, "--service", "user-service", cwd=project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (
+        "user-service: no coverage report in this run, so its coverage was not judged "
+        "(name the coverage file among the gate's reports)"
+    ) in done.stdout
+    (project / "gatekeeper.yml").unlink()  # no services configured: nothing to expect
+    again = gatekeeper(*args, "--service", "user-service", "--run-id", "2", cwd=project)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "coverage was not judged" not in again.stdout
