@@ -887,7 +887,8 @@ class Gatekeeper:
         """
         reports, notes = self.collect(patterns, fmt)
         run, parsed = self._parse_run(reports, flags, notes)
-        return self._decide(
+        root = self.repo_root()
+        decision = self._decide(
             run,
             parsed,
             config=config,
@@ -896,8 +897,10 @@ class Gatekeeper:
             base_ref=base_ref,
             changed=(lambda: self.changed_lines(base_ref)) if base_ref else None,
             today=today,
-            repo_root=self.repo_root(),
+            repo_root=root,
         )
+        paths = [r.path if r.path.is_absolute() else self.cwd / r.path for r in reports]
+        return _failures_from_root(decision, paths, Path(root or self.cwd))
 
     def repo_root(self) -> str | None:
         """The checkout's top folder (coverage report paths are made relative to it)."""
@@ -1318,6 +1321,30 @@ class Gatekeeper:
         if token.last_used_at is None or now - token.last_used_at >= _TOUCH_EVERY:
             self.store.touch_token(token.name, now, older_than=now - _TOUCH_EVERY)
         return token
+
+
+def _failures_from_root(
+    decision: GateDecision, reports: Sequence[Path], root: Path
+) -> GateDecision:
+    """A failed test's file as the repository names it. cargo writes source paths relative to
+    its workspace (`crates/orders-core/src/lib.rs`), and the workspace may be a folder of the
+    repository (`services/orders/`): the file is looked for in the folders above each report,
+    up to the repository's root, so an annotation lands on the file."""
+    root = root.resolve()
+
+    def from_root(file: str | None) -> str | None:
+        if not file or Path(file).is_absolute() or (root / file).is_file():
+            return file
+        for report in reports:
+            folder = report.resolve().parent
+            while folder != root and root in folder.parents:
+                if (folder / file).is_file():
+                    return (folder / file).relative_to(root).as_posix()
+                folder = folder.parent
+        return file
+
+    failures = tuple(replace(f, file=from_root(f.file)) for f in decision.failures)
+    return replace(decision, failures=failures)
 
 
 def assemble_run(

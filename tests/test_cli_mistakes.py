@@ -233,3 +233,54 @@ def test_a_configured_service_without_a_coverage_report_gets_a_word(project: Pat
     again = gatekeeper(*args, "--service", "user-service", "--run-id", "2", cwd=project)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "coverage was not judged" not in again.stdout
+
+
+# -- annotations name the file as the repository does ----------------------------------------
+
+CARGO_LOG = """\
+   Compiling orders-core v0.1.0 (/ci/services/orders/crates/orders-core)
+    Finished `test` profile [unoptimized + debuginfo] target(s) in 0.52s
+     Running unittests src/lib.rs (target/debug/deps/orders_core-1a2b3c4d5e6f7a8b)
+
+running 2 tests
+test tests::totals ... ok
+test tests::refund_rounds_down ... FAILED
+
+failures:
+
+---- tests::refund_rounds_down stdout ----
+
+thread 'tests::refund_rounds_down' panicked at crates/orders-core/src/lib.rs:12:9:
+assertion `left == right` failed
+  left: 3
+ right: 2
+note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+
+
+failures:
+    tests::refund_rounds_down
+
+test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
+
+"""
+
+
+def test_annotations_name_a_workspace_file_from_the_repository_root(tmp_path: Path) -> None:
+    """cargo names files relative to its workspace (services/orders/); the gate runs at the
+    repository's root, where the annotation must point."""
+    workspace = tmp_path / "services" / "orders"
+    source = workspace / "crates" / "orders-core" / "src" / "lib.rs"
+    source.parent.mkdir(parents=True)
+    source.write_text("// the crate\n")
+    (workspace / "target").mkdir()
+    (workspace / "target" / "cargo-test.txt").write_text(CARGO_LOG)
+    done = gatekeeper(
+        "gate", "services/orders/target/cargo-test.txt", "--service", "orders",
+        "--annotations", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    (annotation,) = [x for x in done.stdout.splitlines() if x.startswith("::error ")]
+    assert annotation.startswith(
+        "::error file=services/orders/crates/orders-core/src/lib.rs,line=12,"
+    ), annotation
+    assert "(left: 3, right: 2)" in annotation
