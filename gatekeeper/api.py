@@ -763,17 +763,6 @@ class Gatekeeper:
         parsed = [p for p, _ in pairs]
         sources = [s for _, s in pairs]
         meta = self.resolve_meta(flags, sources, backfill=backfill)
-        if meta.commit is None and not backfill:
-            notes = [
-                *notes,
-                f"{meta.service} run {meta.run_id}: no commit (not in CI, not in a git checkout, "
-                "no --commit): stored without one"
-                + (
-                    ", and not as default-branch history (pass --commit and --branch)"
-                    if meta.branch == NO_COMMIT_BRANCH
-                    else ""
-                ),
-            ]
         return assemble_run(meta, parsed, sources, notes), parsed
 
     def _parse_uploads(
@@ -1755,6 +1744,22 @@ def load_config(cwd: Path, env: Mapping[str, str], explicit: Path | None = None)
     from gatekeeper.config.file import resolve_config
 
     return resolve_config(cwd, env, explicit)
+
+
+def no_commit_warning(
+    service: str, run_id: str, commit: str | None, branch: str | None
+) -> str | None:
+    """What to say about a run stored without a commit (the CLI prints it, locally and with
+    --server alike)."""
+    if commit is not None:
+        return None
+    text = (
+        f"{service} run {run_id}: no commit (none from CI or git, no --commit): stored without one"
+    )
+    if branch == NO_COMMIT_BRANCH:
+        text += f", on the branch {NO_COMMIT_BRANCH!r}: never default-branch history"
+        text += " (pass --commit and --branch)"
+    return text
 
 
 def check_service(config: GateConfig, service: str | None, flag: str = "--service") -> None:

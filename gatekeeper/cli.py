@@ -145,6 +145,14 @@ def _unnamed_service(config: GateConfig, service: str | None, stored_under: str)
             _warn(note)
 
 
+def _no_commit(service: str, run_id: str, commit: str | None, branch: str | None) -> None:
+    from gatekeeper.api import no_commit_warning
+
+    note = no_commit_warning(service, run_id, commit, branch)
+    if note:
+        _warn(note)
+
+
 def _warn(message: str) -> None:
     typer.echo(f"warning: {message}", err=True)
 
@@ -254,6 +262,8 @@ def ingest(
     for o in outcomes:
         for w in o.warnings:
             _warn(w)
+        if manifest is None:
+            _no_commit(o.meta.service, o.meta.run_id, o.meta.commit, o.meta.branch)
         if remote is None and manifest is None:
             _unnamed_service(configured, service, o.meta.service)
         typer.echo(json.dumps(json_object(o)) if as_json else summary_line(o))
@@ -441,6 +451,7 @@ def gate(
         if summary_path is not None:
             _write_summary(summary_path, emit_gate.error_markdown(str(err)), append=summary is None)
         raise
+    _no_commit(decision.service, decision.run_id, decision.commit, decision.branch)
     if remote is None:
         _unnamed_service(settings_config, service, decision.service)
     if annotate:

@@ -188,8 +188,8 @@ def test_a_run_without_a_commit_outside_ci_warns_and_is_not_default_branch_histo
     shutil.copytree(RUN, tmp_path / "reports")
     done = gatekeeper("ingest", "reports", "--service", "s", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "no commit (not in CI, not in a git checkout, no --commit)" in done.stderr
-    assert "not as default-branch history (pass --commit and --branch)" in done.stderr
+    assert "no commit (none from CI or git, no --commit): stored without one" in done.stderr
+    assert "never default-branch history (pass --commit and --branch)" in done.stderr
     ((service, branch),) = runs(tmp_path / ".gatekeeper" / "gatekeeper.db")
     assert service == "s" and branch not in (None, "main")
 
