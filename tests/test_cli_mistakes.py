@@ -284,3 +284,37 @@ def test_annotations_name_a_workspace_file_from_the_repository_root(tmp_path: Pa
         "::error file=services/orders/crates/orders-core/src/lib.rs,line=12,"
     ), annotation
     assert "(left: 3, right: 2)" in annotation
+
+
+# -- classify on a history smaller than the registry's evidence ------------------------------
+
+QUARANTINED = """\
+flaky_tests:
+  - name: user_service::cache::tests::test_ttl_expiry
+    service: user-service
+    reason: 'flaky: 6 of 38 executions failed since commit dcce2eb12a'
+    quarantined: true
+    evidence:
+      verdict: flaky
+      confidence: 1.0
+      summary: 'flaky: 6 of 38 executions failed since commit dcce2eb12a'
+      detected: 2026-11-20
+      updated: 2026-11-20
+      runs: 38
+      failures: 6
+      failure_rate: 0.1579
+"""
+
+
+def test_classify_on_a_one_run_history_keeps_the_quarantines_evidence(tmp_path: Path) -> None:
+    """docs/ci.md's SQLite in the CI cache, after an eviction: one run in the history."""
+    registry = tmp_path / "flaky-tests.yml"
+    registry.write_text(QUARANTINED, encoding="utf-8")
+    shutil.copytree(SAMPLES / "user-service" / "run-05", tmp_path / "reports")
+    db = "sqlite:///.gatekeeper/user-service.db"
+    meta = ("--service", "user-service", "--commit", "d" * 40, "--branch", "main")
+    stored = gatekeeper("ingest", "reports", *meta, "--db", db, cwd=tmp_path)
+    assert stored.returncode == 0, stored.stderr
+    done = gatekeeper("classify", "--db", db, "--service", "user-service", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert registry.read_text(encoding="utf-8") == QUARANTINED
