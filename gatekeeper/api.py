@@ -80,6 +80,9 @@ _REPORT_SUFFIXES = (".xml", ".json", ".jsonl", ".log", ".txt")
 # How many recent runs the ratchet looks through for a green one when no gate decided yet.
 _RATCHET_LOOKBACK = 50
 _SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv", ".gatekeeper"}
+# Build artifacts a service's folder holds beside its reports: setuptools' metadata folders
+# (`pricing.egg-info/dependency_links.txt` is empty by design), never a report.
+_SKIP_DIR_SUFFIXES = (".egg-info", ".dist-info")
 # Criterion keeps the previous run in base/ and the comparison in change/; only new/ is this run.
 _CRITERION_SKIP = {"base", "change", "report"}
 
@@ -396,6 +399,11 @@ def _git(args: Sequence[str], cwd: Path) -> str | None:
     return value if out.returncode == 0 and value else None
 
 
+# The branch of a run stored outside CI and git with neither --commit nor --branch: not a name
+# git allows (it has a space), so never the default branch.
+NO_COMMIT_BRANCH = "(no commit)"
+
+
 class Gatekeeper:
     """Everything gatekeeper can do, for the CLI and the HTTP service alike."""
 
@@ -428,8 +436,18 @@ class Gatekeeper:
                     self._store = self._open_store()
         return self._store
 
-    def _open_store(self) -> HistoryStore:
+    def require_history(self) -> None:
+        """For commands that only read the history (classify, report, quarantine show): a
+        database that does not exist yet is an error, not an empty history -- a mistyped --db
+        would otherwise read nothing and succeed."""
+        if self._store is None:
+            with self._store_lock:
+                if self._store is None:
+                    self._store = self._open_store(create=False)
+
+    def _open_store(self, *, create: bool = True) -> HistoryStore:
         from gatekeeper.store import open_store  # SQLAlchemy is imported only when needed
+        from gatekeeper.store.engine import parse_url
 
         url = self.settings.db_url
         if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
@@ -437,7 +455,22 @@ class Gatekeeper:
             rel = url[len("sqlite:///") :]
             if rel and rel != ":memory:":
                 url = "sqlite:///" + str(self.cwd / rel)
-        return open_store(url, lock_timeout=self.settings.lock_timeout)
+        path = parse_url(url).sqlite_path
+        # Only gatekeeper's own folder is made on first use; any other missing folder is a typo
+        # or a cache that was not restored, and a new database there would be empty.
+        own_folder = path is not None and path.parent.name == ".gatekeeper"
+        if (
+            create
+            and path is not None
+            and not path.parent.is_dir()
+            and not (own_folder and path.parent.parent.is_dir())
+        ):
+            raise StoreError(
+                f"{path}: the folder {path.parent} does not exist",
+                hint="create it first, or check --db / $GATEKEEPER_DB (a SQLite file under "
+                ".gatekeeper/ is created with its folder)",
+            )
+        return open_store(url, lock_timeout=self.settings.lock_timeout, create=create)
 
     def ready(self) -> int:
         """The schema version of a reachable, current database (opening it upgrades it);
@@ -552,6 +585,7 @@ class Gatekeeper:
                 for d in dirnames
                 if d not in _SKIP_DIRS
                 and not d.startswith(".")
+                and not d.endswith(_SKIP_DIR_SUFFIXES)
                 and not (d in _CRITERION_SKIP and "criterion" in Path(dirpath).parts)
             )
             for name in sorted(filenames):
@@ -684,6 +718,10 @@ class Gatekeeper:
         if branch is None and flags.commit is None and not backfill:
             git_branch = self._git("rev-parse", "--abbrev-ref", "HEAD")
             branch = git_branch if git_branch not in (None, "HEAD") else None
+        if commit is None and branch is None and not backfill and from_ci.provider is None:
+            # Outside CI and outside git, with neither --commit nor --branch: a developer's
+            # run, which must not count as the default branch's history (NULL would).
+            branch = NO_COMMIT_BRANCH
         run_id = flags.run_id or from_ci.run_id
         if not run_id:
             # Outside CI: the same reports of the same service, commit and branch make the same
@@ -840,7 +878,8 @@ class Gatekeeper:
         """
         reports, notes = self.collect(patterns, fmt)
         run, parsed = self._parse_run(reports, flags, notes)
-        return self._decide(
+        root = self.repo_root()
+        decision = self._decide(
             run,
             parsed,
             config=config,
@@ -849,8 +888,10 @@ class Gatekeeper:
             base_ref=base_ref,
             changed=(lambda: self.changed_lines(base_ref)) if base_ref else None,
             today=today,
-            repo_root=self.repo_root(),
+            repo_root=root,
         )
+        paths = [r.path if r.path.is_absolute() else self.cwd / r.path for r in reports]
+        return _failures_from_root(decision, paths, Path(root or self.cwd))
 
     def repo_root(self) -> str | None:
         """The checkout's top folder (coverage report paths are made relative to it)."""
@@ -952,6 +993,17 @@ class Gatekeeper:
                     FailureKind.INPUT,
                     f"--base {base_ref}",
                     "no coverage report in this run, so patch coverage was not judged",
+                    meta.service,
+                )
+            )
+        elif config.service(meta.service) is not None:
+            # a configured service's job that lost its coverage report must not pass unremarked
+            warnings.append(
+                GateFailure(
+                    FailureKind.INPUT,
+                    meta.service,
+                    "no coverage report in this run, so its coverage was not judged (name the "
+                    "coverage file among the gate's reports)",
                     meta.service,
                 )
             )
@@ -1092,6 +1144,7 @@ class Gatekeeper:
         from gatekeeper.gate import decide as gate_decide
         from gatekeeper.report import build_report, history_window, replay_plan
 
+        self.require_history()
         moment = now or datetime.now(UTC)
         end = until or moment
         config = config or load_config(self.cwd, self.env)
@@ -1259,6 +1312,30 @@ class Gatekeeper:
         if token.last_used_at is None or now - token.last_used_at >= _TOUCH_EVERY:
             self.store.touch_token(token.name, now, older_than=now - _TOUCH_EVERY)
         return token
+
+
+def _failures_from_root(
+    decision: GateDecision, reports: Sequence[Path], root: Path
+) -> GateDecision:
+    """A failed test's file as the repository names it. cargo writes source paths relative to
+    its workspace (`crates/orders-core/src/lib.rs`), and the workspace may be a folder of the
+    repository (`services/orders/`): the file is looked for in the folders above each report,
+    up to the repository's root, so an annotation lands on the file."""
+    root = root.resolve()
+
+    def from_root(file: str | None) -> str | None:
+        if not file or Path(file).is_absolute() or (root / file).is_file():
+            return file
+        for report in reports:
+            folder = report.resolve().parent
+            while folder != root and root in folder.parents:
+                if (folder / file).is_file():
+                    return (folder / file).relative_to(root).as_posix()
+                folder = folder.parent
+        return file
+
+    failures = tuple(replace(f, file=from_root(f.file)) for f in decision.failures)
+    return replace(decision, failures=failures)
 
 
 def assemble_run(
@@ -1671,6 +1748,50 @@ def load_config(cwd: Path, env: Mapping[str, str], explicit: Path | None = None)
     return resolve_config(cwd, env, explicit)
 
 
+def no_commit_warning(
+    service: str, run_id: str, commit: str | None, branch: str | None
+) -> str | None:
+    """What to say about a run stored without a commit (the CLI prints it, locally and with
+    --server alike)."""
+    if commit is not None:
+        return None
+    text = (
+        f"{service} run {run_id}: no commit (none from CI or git, no --commit): stored without one"
+    )
+    if branch == NO_COMMIT_BRANCH:
+        text += f", on the branch {NO_COMMIT_BRANCH!r}: never default-branch history"
+        text += " (pass --commit and --branch)"
+    return text
+
+
+def check_service(config: GateConfig, service: str | None, flag: str = "--service") -> None:
+    """A service named on the command line must be one the configuration lists, when it lists
+    any: a misspelt name would start a new history, or skip nothing."""
+    names = [s.name for s in config.services]
+    if service is None or not names or service in names:
+        return
+    close = difflib.get_close_matches(service, names, n=1, cutoff=0.6)
+    close = close or [n for n in names if service in n or n in service][:1]
+    where = Path(config.source).name if config.source else "the configuration"
+    hint = f"did you mean {close[0]}?" if close else "use one of: " + ", ".join(sorted(names))
+    raise ConfigError(
+        f"{flag} {service}: not a service of {where}",
+        hint=f"{hint} A new service goes under `services:` in {where} first",
+    )
+
+
+def unnamed_service_note(config: GateConfig, service: str) -> str | None:
+    """With services configured and no --service: which service the run was stored under."""
+    if not config.services:
+        return None
+    where = Path(config.source).name if config.source else "the configuration"
+    known = "" if config.service(service) else f", which is not a service of {where}"
+    return (
+        f"no --service: the run is stored under {service!r} (the checkout's folder name)"
+        f"{known}; pass --service NAME"
+    )
+
+
 def config_and_registry(
     cwd: Path, env: Mapping[str, str], config: Path | None, registry: str | None
 ) -> tuple[GateConfig, Path, bool]:
@@ -2071,6 +2192,7 @@ def classify_into_registry(
     refused for mass quarantine are left as they were (``ClassifyOutcome.refused``)."""
     from gatekeeper import registry
 
+    gk.require_history()
     data = read_registry_file(path, missing_ok)
     update = update_registry(
         gk,
@@ -2117,6 +2239,7 @@ def quarantine_show(
     """A test's registry entry and the executions of its last ``runs`` runs."""
     from gatekeeper import registry
 
+    gk.require_history()
     reg = registry.load(path, missing_ok=missing_ok)
     if service is None:
         services = sorted({e.service for e in reg.entries if e.name == name})

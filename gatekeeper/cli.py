@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from gatekeeper.api import ClassifyOutcome, Gatekeeper, MetaFlags, Output, Progress
     from gatekeeper.client import Client
     from gatekeeper.model import GateDecision, IngestOutcome
+    from gatekeeper.rules import GateConfig
 
 T = TypeVar("T")
 
@@ -120,6 +121,38 @@ def _gatekeeper(
     return Gatekeeper(resolve(os.environ, db=db, lock_timeout=lock_timeout, service=service))
 
 
+def _known_service(
+    service: str | None, config: Path | None = None, found: GateConfig | None = None
+) -> GateConfig:
+    """The configuration (``found``, else read), after checking that --service (or
+    $GATEKEEPER_SERVICE) names one of its services when it lists any."""
+    from gatekeeper.api import check_service, load_config
+
+    found = found or load_config(Path.cwd(), os.environ, config)
+    if service is not None:
+        check_service(found, service)
+    elif os.environ.get("GATEKEEPER_SERVICE"):
+        check_service(found, os.environ["GATEKEEPER_SERVICE"], "$GATEKEEPER_SERVICE")
+    return found
+
+
+def _unnamed_service(config: GateConfig, service: str | None, stored_under: str) -> None:
+    from gatekeeper.api import unnamed_service_note
+
+    if service is None and not os.environ.get("GATEKEEPER_SERVICE"):
+        note = unnamed_service_note(config, stored_under)
+        if note:
+            _warn(note)
+
+
+def _no_commit(service: str, run_id: str, commit: str | None, branch: str | None) -> None:
+    from gatekeeper.api import no_commit_warning
+
+    note = no_commit_warning(service, run_id, commit, branch)
+    if note:
+        _warn(note)
+
+
 def _warn(message: str) -> None:
     typer.echo(f"warning: {message}", err=True)
 
@@ -217,6 +250,7 @@ def ingest(
         with remote:
             outcomes = _remote_ingest(remote, reports or [], flags, fmt, manifest)
     else:
+        configured = _known_service(service)
         gk = _gatekeeper(db, lock_timeout, service)
         try:
             if manifest is not None:
@@ -228,6 +262,10 @@ def ingest(
     for o in outcomes:
         for w in o.warnings:
             _warn(w)
+        if manifest is None:
+            _no_commit(o.meta.service, o.meta.run_id, o.meta.commit, o.meta.branch)
+        if remote is None and manifest is None:
+            _unnamed_service(configured, service, o.meta.service)
         typer.echo(json.dumps(json_object(o)) if as_json else summary_line(o))
     if len(outcomes) > 1 and not as_json:
         typer.echo(total_line(outcomes))
@@ -392,6 +430,7 @@ def gate(
             settings_config, path, missing_ok = config_and_registry(
                 Path.cwd(), os.environ, config, registry
             )
+            _known_service(service, found=settings_config)
             gk = _gatekeeper(db, lock_timeout, service)
             try:
                 decision = gk.gate(
@@ -412,6 +451,9 @@ def gate(
         if summary_path is not None:
             _write_summary(summary_path, emit_gate.error_markdown(str(err)), append=summary is None)
         raise
+    _no_commit(decision.service, decision.run_id, decision.commit, decision.branch)
+    if remote is None:
+        _unnamed_service(settings_config, service, decision.service)
     if annotate:
         for line in emit_gate.github_annotations(decision):
             typer.echo(line, err=out_format == "json")
@@ -615,7 +657,7 @@ def classify(
         return
     gk = _gatekeeper(db, lock_timeout)
     try:
-        settings = load_config(Path.cwd(), os.environ, config)
+        settings = _known_service(service, found=load_config(Path.cwd(), os.environ, config))
         outcome = classify_into_registry(
             gk,
             path,
@@ -651,13 +693,15 @@ def _echo_classify(outcome: ClassifyOutcome, name: str, *, dry_run: bool) -> Non
 @app.command("skip-list")
 def skip_list(
     fmt: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--format",
             help="cargo (args after `cargo test --`), nextest (a filterset for -E), pytest "
-            "(--deselect args), gotest (a regexp for -skip), text (one id a line) or json.",
+            "(--deselect args), gotest (a regexp for -skip), text (one id a line) or json. "
+            "Default: the service's `runner` in the configuration, else text.",
+            show_default=False,
         ),
-    ] = "text",
+    ] = None,
     service: Annotated[
         str | None,
         typer.Option(help="Only this service's tests (required by the runner formats)."),
@@ -679,9 +723,12 @@ def skip_list(
     remote = _client(server, db=None, local={"--registry": registry is not None})
     if remote is not None:
         with remote:
-            _print(remote.skip_list(fmt=fmt, service=service))
+            _print(remote.skip_list(fmt=fmt or "text", service=service))
         return
     path, missing_ok = _registry(registry)
+    found = _known_service(service)
+    configured = found.service(service) if service else None
+    fmt = fmt or (configured.runner if configured else None) or "text"
     _print(skip_list_output(path, missing_ok, fmt=fmt, service=service))
 
 
@@ -733,6 +780,7 @@ def quarantine_list(
             )
         return
     path, missing_ok = _registry(registry)
+    _known_service(service)
     _print(
         quarantine_list_output(
             path, missing_ok, fmt=fmt, service=service, include_released=include_released
@@ -755,6 +803,7 @@ def quarantine_show(
     from gatekeeper.emit.quarantine import show
 
     path, missing_ok = _registry(registry)
+    _known_service(service)
     gk = _gatekeeper(db)
     try:
         d = api.quarantine_show(gk, path, missing_ok, name=name, service=service, runs=runs)
@@ -779,6 +828,7 @@ def quarantine_add(
     from gatekeeper import api
 
     path, missing_ok = _registry(registry)
+    _known_service(service)
     until = api.parse_date(expires, "--expires") if expires else None
     api.quarantine_add(
         path, missing_ok, name=name, service=service, reason=reason, issue=issue, owner=owner,
@@ -797,6 +847,7 @@ def quarantine_remove(
     from gatekeeper import api
 
     path, missing_ok = _registry(registry)
+    _known_service(service)
     api.quarantine_remove(path, missing_ok, name=name, service=service)
     typer.echo(f"{name} in {service}: removed from {path.name}")
 
@@ -968,7 +1019,7 @@ def report(
         str,
         typer.Option(
             "--format",
-            help="md (Markdown, for a chat message or an issue comment), html (one "
+            help="md or markdown (for a chat message or an issue comment), html (one "
             "self-contained page with charts) or json (every number).",
         ),
     ] = "md",
@@ -989,6 +1040,7 @@ def report(
     from gatekeeper.api import config_and_registry, parse_report_period
     from gatekeeper.emit import report as emit_report
 
+    fmt = emit_report.ALIASES.get(fmt, fmt)
     if fmt not in emit_report.FORMATS:
         raise ConfigError(
             f"--format {fmt}: not a report format", hint="choose " + ", ".join(emit_report.FORMATS)
@@ -1008,6 +1060,7 @@ def report(
         settings_config, path, missing_ok = config_and_registry(
             Path.cwd(), os.environ, config, registry
         )
+        _known_service(service, found=settings_config)
         gk = _gatekeeper(db, lock_timeout)
         try:
             weekly = gk.report(

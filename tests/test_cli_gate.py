@@ -154,12 +154,15 @@ def _test_count_history(root: Path) -> None:
 
 COV_82 = cobertura({"app/core.py": (100, 82)})
 COV_TWO = cobertura({"api/main.py": (100, 90), "worker/jobs.py": (100, 70)})
+# The job's own service (`app`, the gate's --service) is configured too: the files no other
+# service claims count for it.
 TWO_SERVICES = """\
 services:
   api:
     paths: ["api/**"]
   worker:
     paths: ["worker/**"]
+  app: {}
 """
 
 ROWS: dict[str, Row] = {
@@ -336,6 +339,7 @@ def test_the_ratchet_uses_the_last_passing_run_on_main(tmp_path: Path) -> None:
     assert gate("r4", 895)["exit"] == 0
 
 
+@pytest.mark.realworld
 def test_real_corpus_reports_gate(tmp_path: Path) -> None:
     """A real nextest JUnit with retries and a real tarpaulin report, through the gate."""
     nextest = REALWORLD / "junit" / "nextest__fixture_project_rerunfailure.xml"

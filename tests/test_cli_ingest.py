@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from .conftest import REALWORLD, SAMPLES
+from .conftest import REALWORLD, SAMPLES, missing
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
@@ -69,7 +69,7 @@ def pg_url() -> Iterator[str]:
     try:
         admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as err:
-        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is down ({err}); start it: {PG_START}")
+        missing(f"PostgreSQL at 127.0.0.1:5432 is down ({err}); start it: {PG_START}")
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     yield f"postgresql://postgres@127.0.0.1:5432/{name}"
@@ -86,6 +86,7 @@ def pg_runs(url: str) -> list[tuple[str, str, int]]:
 # -- the happy path -----------------------------------------------------------------------------
 
 
+@pytest.mark.realworld
 def test_ingest_prints_a_summary_and_is_idempotent(tmp_path: Path) -> None:
     db = tmp_path / "h.db"
     args = (str(NEXTEST), str(TARPAULIN), "--service", "user-service", "--run-id", "41")
@@ -101,6 +102,7 @@ def test_ingest_prints_a_summary_and_is_idempotent(tmp_path: Path) -> None:
     assert sqlite_runs(db) == [("user-service", "41", 1)]
 
 
+@pytest.mark.realworld
 def test_json_output_counts_agree_with_the_file(tmp_path: Path) -> None:
     proc = gatekeeper(
         "ingest", str(PYTEST_XML), "--service", "search", "--run-id", "7", "--attempt", "2",
@@ -124,6 +126,7 @@ def test_json_output_counts_agree_with_the_file(tmp_path: Path) -> None:
     assert obj["stored"] is True
 
 
+@pytest.mark.realworld
 def test_metadata_comes_from_the_ci_environment(tmp_path: Path) -> None:
     env = clean_env(
         GITHUB_ACTIONS="true",
@@ -148,6 +151,7 @@ def test_metadata_comes_from_the_ci_environment(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.realworld
 def test_outside_ci_the_same_files_are_the_same_run(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'h.db'}"
     one = gatekeeper("ingest", str(NEXTEST), "--service", "s", "--json", "--db", db, cwd=tmp_path)
@@ -157,12 +161,14 @@ def test_outside_ci_the_same_files_are_the_same_run(tmp_path: Path) -> None:
     assert (a["stored"], b["stored"]) == (True, False)
 
 
+@pytest.mark.realworld
 def test_default_database_is_created_under_dot_gatekeeper(tmp_path: Path) -> None:
     proc = gatekeeper("ingest", str(NEXTEST), "--service", "s", "--run-id", "1", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert sqlite_runs(tmp_path / ".gatekeeper" / "gatekeeper.db") == [("s", "1", 1)]
 
 
+@pytest.mark.realworld
 def test_env_database_url_is_used(tmp_path: Path) -> None:
     db = tmp_path / "from-env.db"
     env = clean_env(GATEKEEPER_DB=f"sqlite:///{db}")
@@ -173,6 +179,7 @@ def test_env_database_url_is_used(tmp_path: Path) -> None:
     assert sqlite_runs(db) == [("s", "1", 1)]
 
 
+@pytest.mark.realworld
 def test_a_folder_of_reports_is_one_run(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     reports.mkdir()
@@ -250,6 +257,7 @@ def test_real_pytest_run_is_ingested(tmp_path: Path) -> None:
 INVALID = SAMPLES / "invalid"
 
 
+@pytest.mark.realworld
 @pytest.mark.parametrize(
     ("name", "says"),
     [
@@ -313,6 +321,7 @@ def test_bad_manifest_names_the_line(tmp_path: Path) -> None:
     assert sqlite_runs(tmp_path / "h.db") == []
 
 
+@pytest.mark.realworld
 def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     proc = gatekeeper(
         "ingest", str(NEXTEST), "--service", "s", "--run-id", "1",
@@ -325,6 +334,7 @@ def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.realworld
 def test_locked_sqlite_waits_then_fails_clearly(tmp_path: Path) -> None:
     db = tmp_path / "h.db"
     ok = gatekeeper(
@@ -370,6 +380,7 @@ def _parallel_ingest(
         return list(pool.map(one, run_ids))
 
 
+@pytest.mark.realworld
 def test_parallel_ingest_into_one_sqlite_file(tmp_path: Path) -> None:
     db = tmp_path / "h.db"
     procs = _parallel_ingest(f"sqlite:///{db}", tmp_path, [str(i) for i in range(8)])
@@ -377,6 +388,7 @@ def test_parallel_ingest_into_one_sqlite_file(tmp_path: Path) -> None:
     assert sqlite_runs(db) == sorted(("user-service", str(i), 1) for i in range(8))
 
 
+@pytest.mark.realworld
 def test_parallel_ingest_of_the_same_run_stores_it_once_sqlite(tmp_path: Path) -> None:
     db = tmp_path / "h.db"
     procs = _parallel_ingest(f"sqlite:///{db}", tmp_path, ["same"] * 8)
@@ -385,6 +397,7 @@ def test_parallel_ingest_of_the_same_run_stores_it_once_sqlite(tmp_path: Path) -
     assert sqlite_runs(db) == [("user-service", "same", 1)]
 
 
+@pytest.mark.realworld
 @pytest.mark.postgres
 def test_parallel_ingest_into_postgresql(tmp_path: Path, pg_url: str) -> None:
     procs = _parallel_ingest(pg_url, tmp_path, [str(i) for i in range(8)] + ["same"] * 4)
@@ -461,6 +474,7 @@ def test_demo_ingests_the_samples_and_summarises(tmp_path: Path) -> None:
 # -- one run is stored once, from all of its reports ---------------------------------------------
 
 
+@pytest.mark.realworld
 def test_another_job_with_the_same_run_key_is_refused_not_lost(tmp_path: Path) -> None:
     """A second ingest under the same (service, run id, attempt) from other files: exit 2."""
     db = f"sqlite:///{tmp_path / 'h.db'}"
@@ -477,6 +491,7 @@ def test_another_job_with_the_same_run_key_is_refused_not_lost(tmp_path: Path) -
     assert again.returncode == 0 and "already in the history" in again.stdout
 
 
+@pytest.mark.realworld
 def test_github_jobs_of_one_workflow_run_are_different_runs(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'h.db'}"
     base = {"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "555", "GITHUB_SHA": "a" * 40}
@@ -492,6 +507,7 @@ def test_github_jobs_of_one_workflow_run_are_different_runs(tmp_path: Path) -> N
     assert sqlite_runs(tmp_path / "h.db") == [("s", "555/coverage", 1), ("s", "555/tests", 1)]
 
 
+@pytest.mark.realworld
 def test_outside_ci_another_commit_is_another_run(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'h.db'}"
     one = gatekeeper(
@@ -507,6 +523,7 @@ def test_outside_ci_another_commit_is_another_run(tmp_path: Path) -> None:
     assert (a["stored"], b["stored"]) == (True, True)
 
 
+@pytest.mark.realworld
 def test_a_test_in_two_reports_of_one_run_is_stored_as_re_runs(tmp_path: Path) -> None:
     copy = tmp_path / "copy-of-junit.xml"
     # the same tests in another file (not byte-identical): a second execution of each
@@ -526,6 +543,7 @@ def test_a_test_in_two_reports_of_one_run_is_stored_as_re_runs(tmp_path: Path) -
     assert rows == [], "two executions of one test with the same retry number"
 
 
+@pytest.mark.realworld
 def test_the_same_report_twice_is_read_once(tmp_path: Path) -> None:
     copy = tmp_path / "same.xml"
     copy.write_bytes(NEXTEST.read_bytes())
@@ -538,6 +556,7 @@ def test_the_same_report_twice_is_read_once(tmp_path: Path) -> None:
     assert "read once" in proc.stderr
 
 
+@pytest.mark.realworld
 def test_an_empty_report_in_a_folder_is_refused(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     reports.mkdir()
@@ -552,6 +571,7 @@ def test_an_empty_report_in_a_folder_is_refused(tmp_path: Path) -> None:
     assert sqlite_runs(tmp_path / "h.db") == []
 
 
+@pytest.mark.realworld
 def test_a_fifo_in_a_folder_is_never_opened(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     reports.mkdir()
@@ -578,6 +598,7 @@ def test_manifest_refuses_flags_it_would_ignore(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.realworld
 @pytest.mark.parametrize(
     ("line", "says"),
     [
@@ -636,6 +657,7 @@ def test_manifest_edge_cases_are_one_line_errors(tmp_path: Path, line: str, says
     assert says in proc.stderr
 
 
+@pytest.mark.realworld
 def test_manifest_lines_keep_their_own_format_and_a_bom_is_fine(tmp_path: Path) -> None:
     (tmp_path / "tests.xml").write_bytes(NEXTEST.read_bytes())
     (tmp_path / "coverage.xml").write_bytes(TARPAULIN.read_bytes())
@@ -658,6 +680,7 @@ def test_manifest_lines_keep_their_own_format_and_a_bom_is_fine(tmp_path: Path) 
     assert sqlite_runs(tmp_path / "h.db") == [("s", "1", 1)]
 
 
+@pytest.mark.realworld
 def test_an_empty_report_argument_is_refused(tmp_path: Path) -> None:
     # `gatekeeper ingest "$REPORT"` with REPORT unset must not read the whole working folder.
     (tmp_path / "junit.xml").write_bytes(NEXTEST.read_bytes())
@@ -684,6 +707,7 @@ def test_a_report_path_that_is_too_long_is_a_clear_error(tmp_path: Path) -> None
         assert len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.realworld
 def test_a_report_whose_file_name_is_not_utf8_is_stored(tmp_path: Path) -> None:
     folder = tmp_path / "reports"
     folder.mkdir()
@@ -699,6 +723,7 @@ def test_a_report_whose_file_name_is_not_utf8_is_stored(tmp_path: Path) -> None:
     assert path.endswith("\ufffd-junit.xml")
 
 
+@pytest.mark.realworld
 def test_a_stored_run_ingested_again_is_shown_as_stored(tmp_path: Path) -> None:
     (tmp_path / "junit.xml").write_bytes(NEXTEST.read_bytes())
     db = f"sqlite:///{tmp_path / 'h.db'}"
@@ -718,6 +743,7 @@ def test_a_stored_run_ingested_again_is_shown_as_stored(tmp_path: Path) -> None:
     assert json.loads(same.stdout)["stored"] is False
 
 
+@pytest.mark.realworld
 def test_other_files_under_a_cleaned_run_key_are_still_a_conflict(tmp_path: Path) -> None:
     # A service name that is not UTF-8 (surrogateescape) is stored cleaned (U+FFFD); ingesting
     # other files under the same key must still be refused, not called "already stored".
@@ -737,6 +763,7 @@ def test_other_files_under_a_cleaned_run_key_are_still_a_conflict(tmp_path: Path
     assert sqlite_runs(tmp_path / "h.db") == [("svc-\ufffd", "1", 1)]
 
 
+@pytest.mark.realworld
 def test_manifest_lines_of_one_run_must_agree(tmp_path: Path) -> None:
     (tmp_path / "a.xml").write_bytes(NEXTEST.read_bytes())
     (tmp_path / "b.xml").write_bytes(TARPAULIN.read_bytes())

@@ -23,7 +23,9 @@ from gatekeeper.config import Settings
 from gatekeeper.errors import GatekeeperError, InputError
 from gatekeeper.model import IngestOutcome
 
-from .conftest import REALWORLD
+from .conftest import REALWORLD, corpus_manifest, corpus_params
+
+pytestmark = pytest.mark.realworld
 
 # What the MANIFEST's notes call a broken or negative file, and the files its README lists
 # under "Broken and negative files".
@@ -48,9 +50,8 @@ class Entry:
 
 
 def manifest() -> list[Entry]:
-    with (REALWORLD / "MANIFEST.tsv").open(encoding="utf-8") as fh:
-        rows = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-        return [Entry(r["file"], r["producer"], r["notes"]) for r in rows]
+    rows = csv.DictReader(corpus_manifest(), delimiter="\t", quoting=csv.QUOTE_NONE)
+    return [Entry(r["file"], r["producer"], r["notes"]) for r in rows]
 
 
 ENTRIES = manifest()
@@ -224,7 +225,7 @@ LIBTEST_SUMMARY_EXCEPTIONS = {
 }
 
 
-@pytest.mark.parametrize("entry", VALID, ids=[e.file for e in VALID])
+@pytest.mark.parametrize("entry", corpus_params(VALID, [e.file for e in VALID]))
 def test_valid_file_ingests(gk: Gatekeeper, entry: Entry) -> None:
     outcome = _ingest(gk, entry)
     assert outcome.stored
@@ -260,7 +261,7 @@ def test_valid_file_ingests(gk: Gatekeeper, entry: Entry) -> None:
         assert outcome.benchmarks > 0 or c.tests > 0 or outcome.warnings
 
 
-@pytest.mark.parametrize("entry", BROKEN, ids=[e.file for e in BROKEN])
+@pytest.mark.parametrize("entry", corpus_params(BROKEN, [e.file for e in BROKEN]))
 def test_broken_file_is_refused_and_nothing_is_stored(gk: Gatekeeper, entry: Entry) -> None:
     before = len(gk.store.runs(service="corpus"))
     with pytest.raises(InputError) as info:

@@ -101,6 +101,7 @@ def _ran_per_binary(stdout: str) -> set[str]:
     return ran
 
 
+@pytest.mark.cargo
 def test_cargo_skip_list_skips_exactly_the_quarantined(crate: Path, tmp_path: Path) -> None:
     first = _cargo_test(crate)
     # the ids gatekeeper stores for this log are the ids we quarantine by
@@ -128,6 +129,7 @@ def test_cargo_skip_list_skips_exactly_the_quarantined(crate: Path, tmp_path: Pa
     assert all(r[1] == 0 and r[2] == 0 for r in results)
 
 
+@pytest.mark.cargo
 def test_cargo_empty_skip_list_runs_everything(crate: Path, tmp_path: Path) -> None:
     listed = gatekeeper("skip-list", "--format", "cargo", "--service", "user-service", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
@@ -296,3 +298,22 @@ def test_runner_formats_need_a_service_and_json_lists_all(tmp_path: Path) -> Non
     assert text.stdout == "b::t2\n"
     bad = gatekeeper("skip-list", "--format", "yaml", cwd=tmp_path)
     assert bad.returncode == 2 and "not a skip-list format" in bad.stderr
+
+
+def test_the_services_runner_is_the_default_format(tmp_path: Path) -> None:
+    """`services.NAME.runner` in gatekeeper.yml: `skip-list --service NAME` takes that format."""
+    (tmp_path / "gatekeeper.yml").write_text(
+        "services:\n  search:\n    runner: pytest\n  users:\n    runner: cargo\n  docs: {}\n"
+    )
+    for service, test_id in (("search", "tests/test_a.py::test_x"), ("users", "tests::flaky")):
+        add = gatekeeper(
+            "quarantine", "add", test_id, "--service", service, "--reason", "flaky", cwd=tmp_path
+        )
+        assert add.returncode == 0, add.stderr
+    for service, fmt in (("search", "pytest"), ("users", "cargo"), ("docs", "text")):
+        default = gatekeeper("skip-list", "--service", service, cwd=tmp_path)
+        explicit = gatekeeper("skip-list", "--service", service, "--format", fmt, cwd=tmp_path)
+        assert default.returncode == explicit.returncode == 0, default.stderr + explicit.stderr
+        assert default.stdout == explicit.stdout
+    assert "--deselect" in gatekeeper("skip-list", "--service", "search", cwd=tmp_path).stdout
+    assert "--skip" in gatekeeper("skip-list", "--service", "users", cwd=tmp_path).stdout

@@ -27,6 +27,17 @@ def resolve(
     service: str | None = None,
 ) -> Settings:
     """Combine the environment and the flags (flags win) into Settings."""
+    # An empty value is a mistake (an unset secret, a misspelt variable), not "the default": a
+    # nightly job must not quietly classify a fresh, empty database.
+    for given, name in ((db, "--db"), (env.get("GATEKEEPER_DB"), "$GATEKEEPER_DB")):
+        if given is not None and not given.strip():
+            raise ConfigError(
+                f"{name} is empty (an unset secret or variable?)",
+                hint="set it to the history database, e.g. sqlite:///.gatekeeper/gatekeeper.db "
+                "or postgresql://user@host/db, or leave it out for the default",
+            )
+        if given is not None:
+            break
     db_url = db or env.get("GATEKEEPER_DB") or DEFAULT_DB_URL
     timeout = lock_timeout
     if timeout is None and env.get("GATEKEEPER_LOCK_TIMEOUT"):

@@ -29,6 +29,7 @@ from gatekeeper.model import (
 )
 
 FORMATS = ("md", "html", "json")
+ALIASES = {"markdown": "md"}  # the name people type
 MARKDOWN_TOP = 10  # flakiest tests in the Markdown report (JSON and HTML list all)
 MARKDOWN_LIST = 8  # items per list (quarantines, housekeeping) before "and N more"
 HTML_RUNS = 200  # red runs listed in the HTML page
@@ -120,6 +121,13 @@ def _day(moment: datetime | date | None) -> str:
     return moment.isoformat()
 
 
+def _title(r: WeeklyReport) -> str:
+    """A week's report is titled "Weekly"; a report of another length says so."""
+    seconds = (r.until - r.since).total_seconds()
+    kind = {86400 * 7: "Weekly CI report", 86400: "Daily CI report"}.get(round(seconds))
+    return f"{kind or 'CI report'}: {_period(r)} ({_scope(r)})"
+
+
 def _period(r: WeeklyReport) -> str:
     if not r.days:
         return f"{r.since.isoformat()} – {r.until.isoformat()}"
@@ -183,7 +191,7 @@ def _headline(t: CIHealth) -> str:
 def markdown(r: WeeklyReport) -> str:
     """Short enough for a chat message or an issue comment: headline numbers, the top ten
     flakiest tests, quarantine changes, what is broken now, housekeeping; no charts."""
-    out = [f"## Weekly CI report: {_period(r)} ({_scope(r)})", "", _headline(r.total), ""]
+    out = [f"## {_title(r)}", "", _headline(r.total), ""]
     if r.health:
         out += [
             "| service | runs | red | real | flaky only | infra | re-runs | red share per day |",
@@ -642,7 +650,7 @@ def html(r: WeeklyReport) -> str:
     from gatekeeper.emit import charts
 
     drawn = {c.id: c for c in charts.charts(r)}
-    title = f"Weekly CI report: {_period(r)} ({_scope(r)})"
+    title = _title(r)
     t = r.total
     body: list[str] = [
         f"<header><h1>{_e(title)}</h1>",

@@ -7,6 +7,7 @@ passes (``flaky_result: pass``) and is reported as flaky evidence.
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,15 +40,24 @@ class TestsOutcome:
     tests: int = 0  # distinct tests in the run
 
 
+# The two lines Rust's assert_eq!/assert_ne! print after their first: `  left: 1` / ` right: 2`
+# (before Rust 1.73: "  left: `1`," / " right: `2`").
+_ASSERT_SIDE = re.compile(r"(left|right):\s*(.*?),?")
+
+
 def first_line(text: str | None, width: int = 160) -> str | None:
-    """The first non-empty line of a failure message, shortened to ``width`` characters."""
+    """The first non-empty line of a failure message, shortened to ``width`` characters; a
+    failed assert_eq! keeps its `left:` and `right:` values, which say what went wrong."""
     if not text:
         return None
-    for line in text.splitlines():
-        line = line.strip()
-        if line:
-            return line if len(line) <= width else line[: width - 1] + "…"
-    return None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return None
+    line = lines[0]
+    sides = [m for m in (_ASSERT_SIDE.fullmatch(x) for x in lines[1:3]) if m]
+    if [m[1] for m in sides] == ["left", "right"]:
+        line += " (" + ", ".join(f"{m[1]}: {m[2]}" for m in sides) + ")"
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def _plural(n: int, word: str) -> str:

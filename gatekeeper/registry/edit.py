@@ -19,6 +19,7 @@ from gatekeeper.model import (
     QuarantineEntry,
     Registry,
     RegistryChange,
+    Verdict,
 )
 
 
@@ -38,12 +39,16 @@ def apply_machine_update(
     else in the evidence changed, so a nightly run with nothing new leaves the file as it was.
     Unknown keys in the old evidence (a newer gatekeeper's) are kept.
     """
-    if today is not None and evidence.updated is None:
-        evidence = replace(evidence, updated=today)
     previous = entry.evidence
     decided = entry.quarantined
     if quarantined is not None and not entry.pinned:
         decided = quarantined
+    if decided == entry.quarantined and previous is not None and _thinner(evidence, previous):
+        # Too little history to judge -- a SQLite history in a CI cache that was evicted, a
+        # new database -- never overwrites evidence that did judge: it stands as recorded.
+        return entry
+    if today is not None and evidence.updated is None:
+        evidence = replace(evidence, updated=today)
     detected = evidence.detected or (previous.detected if previous else None)
     released = evidence.released
     if decided and not entry.quarantined:  # quarantined again, from today
@@ -60,6 +65,18 @@ def apply_machine_update(
     if unchanged and replace(new, updated=previous.updated if previous else None) == previous:
         return entry  # nothing new but the date
     return replace(entry, quarantined=decided, evidence=new)
+
+
+def _thinner(new: Evidence, old: Evidence) -> bool:
+    """``new`` says less than ``old``: no data to judge by, or "flaky" with no failure at all in
+    fewer runs than ``old`` counted (a quarantine carried on, not confirmed: "0 of 1
+    executions"). A healed, stable or broken verdict is news, however few its runs."""
+    if old.verdict is Verdict.INSUFFICIENT_DATA:
+        return False
+    if new.verdict is Verdict.INSUFFICIENT_DATA:
+        return True
+    carried = new.verdict is Verdict.FLAKY and not new.failures
+    return carried and (new.runs or 0) < (old.runs or 0)
 
 
 def merge(

@@ -4,7 +4,6 @@ command can be run both ways on the same data and the outputs compared."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import SAMPLES
+from ..conftest import copy_samples
 from ..service.conftest import Server, make_token, start_server
 from ..test_cli_ingest import clean_env, gatekeeper
 
@@ -79,8 +78,7 @@ class World:
 @pytest.fixture(scope="package")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("client")
-    samples = root / "samples"
-    shutil.copytree(SAMPLES, samples)
+    samples = copy_samples(root / "samples")
     cli_db = f"sqlite:///{root / 'cli.db'}"
     service_db = f"sqlite:///{root / 'service.db'}"
     local_ingest = run("ingest", "--manifest", "manifest.jsonl", "--db", cli_db, cwd=samples)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import REALWORLD
+from ..conftest import corpus_files, corpus_params
 from ..service.conftest import make_token, start_server
 from ..test_cli_gate import PASSING, pr_project
 from .conftest import World, client_env, error_line, run
@@ -230,12 +230,10 @@ def test_a_report_the_gate_cannot_read_is_the_same_refusal(world: World) -> None
 
 
 # Every 16th file of the real-world corpus: gated alike, or refused alike.
-CORPUS = sorted(
-    p for kind in ("junit", "cobertura", "cargo", "bench") for p in (REALWORLD / kind).iterdir()
-)[3::16]
+CORPUS = corpus_files("junit", "cobertura", "cargo", "bench")[3::16]
 
 
-@pytest.mark.parametrize("report", CORPUS, ids=[p.name for p in CORPUS])
+@pytest.mark.parametrize("report", corpus_params(CORPUS, [p.name for p in CORPUS]))
 def test_real_world_reports_gate_as_they_gate_locally(world: World, report: Path) -> None:
     flags = ("--service", "corpus", "--run-id", f"gate-{report.name}", "--format", "json")
     flags += ("--timestamp", STAMP)

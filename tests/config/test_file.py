@@ -40,7 +40,22 @@ from gatekeeper.rules import (
 
 from ..conftest import ROOT
 
-DESIGN = ROOT.parent / "shared" / "DESIGN.md"
+# The core shape of gatekeeper.yml as the design notes agreed it (copied here: the notes live
+# outside the repository, which a user's clone does not have).
+DESIGN_EXAMPLE = """\
+default_branch: main
+registry: flaky-tests.yml
+coverage:
+  line: 80            # overall minimum, percent
+  max_drop: 0.5       # ratchet against the last passing run on the default branch, points
+  patch: 80           # lines changed against the base ref, percent
+benchmarks:
+  max_regression: 20  # percent worse than the baseline, and statistically significant
+services:
+  user-service:
+    paths: ["backend/user-service/**"]
+    coverage: {line: 75}
+"""
 DEFAULT_COVERAGE = CoverageRules()
 DEFAULT_BENCH = BenchmarkRules()
 DEFAULT_TESTS = TestRules()
@@ -292,20 +307,6 @@ INVALID_YAML = [
         "(keep one of the two; YAML keys must be unique in a mapping)",
     ),
     (
-        "bad indentation",
-        "coverage:\n  line: 80\n patch: 80\n",
-        "gatekeeper.yml:3: not valid YAML: while parsing a block mapping from line 1: "
-        "expected <block end>, but found '<block mapping start>' "
-        "(check the indentation, the colons and the quotes)",
-    ),
-    (
-        "an unclosed flow list",
-        "services:\n  api:\n    paths: [a/**, b/**\n",
-        "gatekeeper.yml:4: not valid YAML: while parsing a flow sequence from line 3: "
-        "expected ',' or ']', but got '<stream end>' "
-        "(check the indentation, the colons and the quotes)",
-    ),
-    (
         "two documents",
         "coverage: {line: 80}\n---\ncoverage: {line: 70}\n",
         "gatekeeper.yml:2: the file holds more than one YAML document "
@@ -506,6 +507,26 @@ INVALID_YAML = [
 )
 def test_invalid_yaml(text: str, message: str) -> None:
     assert yaml_error(text) == message
+
+
+# YAML syntax errors: the file, the line and the hint are ours; the words between are PyYAML's,
+# which change between its releases, so they are only required to be there.
+YAML_SYNTAX = [
+    ("bad indentation", "coverage:\n  line: 80\n patch: 80\n", 3),
+    ("an unclosed flow list", "services:\n  api:\n    paths: [a/**, b/**\n", 4),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "line"), [c[1:] for c in YAML_SYNTAX], ids=[c[0] for c in YAML_SYNTAX]
+)
+def test_invalid_yaml_syntax(text: str, line: int) -> None:
+    message = yaml_error(text)
+    prefix = f"gatekeeper.yml:{line}: not valid YAML: "
+    hint = " (check the indentation, the colons and the quotes)"
+    assert message.startswith(prefix) and message.endswith(hint), message
+    assert message.removeprefix(prefix).removesuffix(hint).strip(), message
+    assert "\n" not in message
 
 
 INVALID_TOML = [
@@ -946,8 +967,7 @@ def _first_yaml_block_after(text: str, marker: str) -> str:
 
 
 def test_the_design_example_loads() -> None:
-    example = _first_yaml_block_after(DESIGN.read_text(encoding="utf-8"), "Configuration:")
-    assert parse_config(example) == GateConfig(
+    assert parse_config(DESIGN_EXAMPLE) == GateConfig(
         coverage=replace(DEFAULT_COVERAGE, line=80.0, max_drop=0.5, patch=80.0),
         benchmarks=replace(DEFAULT_BENCH, max_regression=20.0),
         services=(

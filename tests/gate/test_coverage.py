@@ -24,12 +24,12 @@ from gatekeeper.model import CoverageFigure, CoverageReport, FailureKind, FileCo
 from gatekeeper.model import PackageCoverage as Pkg
 from gatekeeper.parsers import cobertura
 from gatekeeper.rules import CoverageRules, GateConfig, ServiceConfig
-from tests.conftest import REALWORLD
+from tests.conftest import REALWORLD, corpus_manifest, corpus_params
 
 CORPUS = REALWORLD / "cobertura"
 VALID = sorted(
     line.split("\t")[0].removeprefix("cobertura/")
-    for line in (REALWORLD / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    for line in corpus_manifest()[1:]
     if line.startswith("cobertura/") and "MALFORMED" not in line.split("\t")[4]
 )
 # pycobertura reads only a class's own <lines>; this converter writes lines under methods only
@@ -115,12 +115,14 @@ class Independent:
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.realworld
 def test_the_corpus_is_all_there() -> None:
     assert len(VALID) == 54
     assert all((CORPUS / n).is_file() for n in VALID)
 
 
-@pytest.mark.parametrize("name", VALID, ids=ids(VALID))
+@pytest.mark.realworld
+@pytest.mark.parametrize("name", corpus_params(VALID, ids(VALID)))
 def test_corpus_per_package_figures(name: str) -> None:
     """Each Cobertura package mapped to a service by a `packages` glob: every service's figure
     equals the independent count of the files whose first <package> it is."""
@@ -151,7 +153,8 @@ def test_corpus_per_package_figures(name: str) -> None:
         assert OVERALL not in got
 
 
-@pytest.mark.parametrize("name", VALID, ids=ids(VALID))
+@pytest.mark.realworld
+@pytest.mark.parametrize("name", corpus_params(VALID, ids(VALID)))
 def test_corpus_per_file_figures(name: str) -> None:
     """Each file mapped to a service of its own by its exact path."""
     data = (CORPUS / name).read_bytes()
@@ -168,6 +171,7 @@ def test_corpus_per_file_figures(name: str) -> None:
         assert fig.files == 1
 
 
+@pytest.mark.realworld
 def test_corpus_figures_equal_the_parsers_own_packages() -> None:
     """With no services, the one figure is the report's total; per package, the parser's sums."""
     for name in VALID:
@@ -209,7 +213,8 @@ def partial_branch_lines(data: bytes) -> dict[str, set[int]]:
     return {p: lines - full[p] for p, lines in partial.items() if lines - full[p]}
 
 
-@pytest.mark.parametrize("name", PYCOBERTURA_FILES, ids=ids(PYCOBERTURA_FILES))
+@pytest.mark.realworld
+@pytest.mark.parametrize("name", corpus_params(PYCOBERTURA_FILES, ids(PYCOBERTURA_FILES)))
 def test_differences_from_pycobertura_are_its_branch_rule(name: str) -> None:
     data = (CORPUS / name).read_bytes()
     sources = [s.text or "" for s in ET.fromstring(data).iter("source")]
@@ -226,6 +231,7 @@ def test_differences_from_pycobertura_are_its_branch_rule(name: str) -> None:
         assert covered - py_hit[path] == expected.get(path, set()), path
 
 
+@pytest.mark.realworld
 def test_the_branch_rule_in_numbers() -> None:
     """gcovr 5.0's report: gcovr and Cobertura's line-rate say 345 of 572 lines ran;
     pycobertura says 274, because 71 of those lines took only some of their branches."""
@@ -258,6 +264,7 @@ def fig_counts(fig: CoverageFigure) -> tuple[int, int, int]:
     return fig.files, fig.lines_valid, fig.lines_covered
 
 
+@pytest.mark.realworld
 def test_tarpaulin_workspace_crates_by_path() -> None:
     """tarpaulin names classes by bare file stem: `contract`, `cw1`, `multitest`... repeat
     across crates, so only the file path tells the crates apart."""
@@ -283,6 +290,7 @@ def test_tarpaulin_workspace_crates_by_path() -> None:
     assert outcome.warnings == ()  # every file has its crate
 
 
+@pytest.mark.realworld
 def test_tarpaulin_workspace_under_a_monorepo_root() -> None:
     """The same report, the repository one folder up: the <source> puts the workspace's
     folder in front of every file, and the globs are written from the repository root."""
@@ -302,6 +310,7 @@ def test_tarpaulin_workspace_under_a_monorepo_root() -> None:
     assert fig_counts(got["lib"]) == crate_counts(name, "sylvia/")
 
 
+@pytest.mark.realworld
 def test_tarpaulin_crates_with_empty_packages() -> None:
     name = "tarpaulin__karva_empty_packages.xml"
     crates = ["karva_core", "karva_cli", "karva_project", "karva", "karva_benchmark"]
@@ -316,6 +325,7 @@ def test_tarpaulin_crates_with_empty_packages() -> None:
     assert fig_counts(got["karva_core"])[0] == 6
 
 
+@pytest.mark.realworld
 def test_tarpaulin_on_windows_backslashes_and_a_drive_root() -> None:
     """`src\\bluetooth\\adapter.rs` under <source>C:\\Code\\RustPods</source>; the repository
     is C:\\Code (any case, as on Windows)."""
@@ -342,6 +352,7 @@ def test_tarpaulin_on_windows_backslashes_and_a_drive_root() -> None:
     assert "RustPods/src/app/mod.rs" in warning.message
 
 
+@pytest.mark.realworld
 def test_llvm_cov_dotted_packages_and_paths_agree() -> None:
     """cargo-llvm-cov writes dotted packages (`libs.things-core.src`) but slash paths."""
     name = "cargo-llvm-cov__rust_things3_workspace.xml"

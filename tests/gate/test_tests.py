@@ -140,3 +140,15 @@ def test_first_line() -> None:
     assert first_line("\n\n  panicked at x\nmore") == "panicked at x"
     assert first_line(None) is None
     assert first_line("x" * 300, width=10) == "x" * 9 + "…"
+
+
+def test_first_line_keeps_the_two_sides_of_a_failed_assert_eq() -> None:
+    # Rust 1.73 and later, then the older wording (libtest prints both as the panic message)
+    new = "assertion `left == right` failed: the clock moved\n  left: 1\n right: 2\n"
+    assert (
+        first_line(new) == "assertion `left == right` failed: the clock moved (left: 1, right: 2)"
+    )
+    old = "assertion failed: `(left == right)`\n  left: `5`,\n right: `10`"
+    assert first_line(old) == "assertion failed: `(left == right)` (left: `5`, right: `10`)"
+    # other second lines are not sides
+    assert first_line("boom\n  at src/lib.rs:3\nleft: 1") == "boom"

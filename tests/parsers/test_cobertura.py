@@ -23,10 +23,10 @@ from gatekeeper.errors import (
 )
 from gatekeeper.model import CoverageReport, FileCoverage, PackageCoverage
 from gatekeeper.parsers import cobertura
-from tests.conftest import REALWORLD
+from tests.conftest import REALWORLD, corpus_files, corpus_params
 
 CORPUS = REALWORLD / "cobertura"
-ALL_FILES = sorted(p.name for p in CORPUS.glob("*.xml"))
+ALL_FILES = [p.name for p in corpus_files("cobertura") if p.suffix == ".xml"]
 NOT_XML = "bpkg__not_xml_placeholder.xml"
 VALID = [name for name in ALL_FILES if name != NOT_XML]
 
@@ -198,7 +198,8 @@ def independent(data: bytes) -> dict[str, dict[int, tuple[bool, int, int]]]:
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", VALID, ids=ids(VALID))
+@pytest.mark.realworld
+@pytest.mark.parametrize("name", corpus_params(VALID, ids(VALID)))
 def test_corpus_counts_match_an_independent_reading(name: str) -> None:
     data = load(name)
     report = report_of(data, name)
@@ -234,7 +235,8 @@ WITH_ROOT_BRANCH_COUNTS = [
 ]
 
 
-@pytest.mark.parametrize("name", WITH_ROOT_LINE_COUNTS, ids=ids(WITH_ROOT_LINE_COUNTS))
+@pytest.mark.realworld
+@pytest.mark.parametrize("name", corpus_params(WITH_ROOT_LINE_COUNTS, ids(WITH_ROOT_LINE_COUNTS)))
 def test_corpus_line_totals_match_the_producers_own_summary(name: str) -> None:
     data = load(name)
     parsed = cobertura.parse(data, name)
@@ -249,7 +251,10 @@ def test_corpus_line_totals_match_the_producers_own_summary(name: str) -> None:
         assert mismatch == []
 
 
-@pytest.mark.parametrize("name", WITH_ROOT_BRANCH_COUNTS, ids=ids(WITH_ROOT_BRANCH_COUNTS))
+@pytest.mark.realworld
+@pytest.mark.parametrize(
+    "name", corpus_params(WITH_ROOT_BRANCH_COUNTS, ids(WITH_ROOT_BRANCH_COUNTS))
+)
 def test_corpus_branch_totals_match_the_producers_own_summary(name: str) -> None:
     data = load(name)
     parsed = cobertura.parse(data, name)
@@ -264,6 +269,7 @@ def test_corpus_branch_totals_match_the_producers_own_summary(name: str) -> None
         assert mismatch == []
 
 
+@pytest.mark.realworld
 def test_the_known_differences_are_all_in_the_corpus() -> None:
     assert set(LINE_COUNTS_DIFFER) <= set(WITH_ROOT_LINE_COUNTS)
     assert set(BRANCH_COUNTS_DIFFER) <= set(WITH_ROOT_BRANCH_COUNTS)
@@ -272,7 +278,8 @@ def test_the_known_differences_are_all_in_the_corpus() -> None:
 PYCOBERTURA_FILES = [n for n in VALID if n not in PYCOBERTURA_CANNOT]
 
 
-@pytest.mark.parametrize("name", PYCOBERTURA_FILES, ids=ids(PYCOBERTURA_FILES))
+@pytest.mark.realworld
+@pytest.mark.parametrize("name", corpus_params(PYCOBERTURA_FILES, ids(PYCOBERTURA_FILES)))
 def test_corpus_lines_agree_with_pycobertura(name: str) -> None:
     """pycobertura as a second, unrelated reader of the same files.
 
@@ -302,6 +309,7 @@ def test_corpus_lines_agree_with_pycobertura(name: str) -> None:
             assert hit[path] == set(f.covered_lines), path
 
 
+@pytest.mark.realworld
 def test_swift_method_only_lines_are_read_where_pycobertura_sees_none() -> None:
     name = "reportgenerator__swift_xccov_converted.xml"
     assert Cobertura(str(CORPUS / name)).total_statements() == 0
@@ -311,7 +319,8 @@ def test_swift_method_only_lines_are_read_where_pycobertura_sees_none() -> None:
     assert (f.covered_lines, f.missed_lines) == ((16,), (5,))
 
 
-@pytest.mark.parametrize("name", VALID, ids=ids(VALID))
+@pytest.mark.realworld
+@pytest.mark.parametrize("name", corpus_params(VALID, ids(VALID)))
 def test_corpus_report_invariants(name: str) -> None:
     parsed = cobertura.parse(load(name), name)
     report = parsed.coverage[0]
@@ -331,7 +340,8 @@ def test_corpus_report_invariants(name: str) -> None:
         assert re.match(rf"{re.escape(name)}:\d+: ", w), w
 
 
-@pytest.mark.parametrize("name", VALID, ids=ids(VALID))
+@pytest.mark.realworld
+@pytest.mark.parametrize("name", corpus_params(VALID, ids(VALID)))
 def test_corpus_package_names_are_kept(name: str) -> None:
     data = load(name)
     report = report_of(data)
@@ -343,7 +353,8 @@ def test_corpus_package_names_are_kept(name: str) -> None:
     assert {f.package for f in report.files} <= set(listed)
 
 
-@pytest.mark.parametrize("name", VALID, ids=ids(VALID))
+@pytest.mark.realworld
+@pytest.mark.parametrize("name", corpus_params(VALID, ids(VALID)))
 def test_corpus_declared_line_rate_is_the_root_attribute(name: str) -> None:
     data = load(name)
     raw = ET.fromstring(data).get("line-rate")
@@ -354,28 +365,28 @@ def test_corpus_declared_line_rate_is_the_root_attribute(name: str) -> None:
         assert declared == float(raw)
 
 
-@pytest.mark.parametrize("name", sorted(PRODUCERS), ids=ids(sorted(PRODUCERS)))
+@pytest.mark.realworld
+@pytest.mark.parametrize("name", corpus_params(sorted(PRODUCERS), ids(sorted(PRODUCERS))))
 def test_corpus_producer_as_the_manifest_says(name: str) -> None:
     assert report_of(load(name)).producer == PRODUCERS[name]
 
 
+@pytest.mark.realworld
 def test_every_corpus_file_has_an_expected_producer() -> None:
     assert sorted(PRODUCERS) == VALID
 
 
-@pytest.mark.parametrize("name", VALID, ids=ids(VALID))
+@pytest.mark.realworld
+@pytest.mark.parametrize("name", corpus_params(VALID, ids(VALID)))
 def test_sniff_claims_every_corpus_report(name: str) -> None:
     assert cobertura.sniff(load(name)[:65536]) == 90
 
 
-OTHER_FORMATS = sorted(
-    str(p.relative_to(REALWORLD))
-    for d in ("junit", "cargo", "bench")
-    for p in (REALWORLD / d).iterdir()
-)
+OTHER_FORMATS = [str(p.relative_to(REALWORLD)) for p in corpus_files("junit", "cargo", "bench")]
 
 
-@pytest.mark.parametrize("rel", OTHER_FORMATS, ids=OTHER_FORMATS)
+@pytest.mark.realworld
+@pytest.mark.parametrize("rel", corpus_params(OTHER_FORMATS, OTHER_FORMATS))
 def test_sniff_leaves_other_formats_alone(rel: str) -> None:
     assert cobertura.sniff((REALWORLD / rel).read_bytes()[:65536]) == 0
 
@@ -385,6 +396,7 @@ def test_sniff_leaves_other_formats_alone(rel: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.realworld
 def test_tarpaulin_windows_backslash_paths_become_slashes_package_names_kept() -> None:
     report = report_of(load("tarpaulin__rustpods_windows_backslash_packages.xml"))
     by_path = {f.path: f for f in report.files}
@@ -397,12 +409,14 @@ def test_tarpaulin_windows_backslash_paths_become_slashes_package_names_kept() -
     ]
 
 
+@pytest.mark.realworld
 def test_absolute_windows_filenames_are_made_relative_to_their_source() -> None:
     report = report_of(load("reportgenerator__altcover.xml"))  # <source>C:\temp</source>
     assert "AbstractClass.cs" in [f.path for f in report.files]
     assert all(not f.path.startswith("C:") for f in report.files)
 
 
+@pytest.mark.realworld
 def test_absolute_filenames_without_sources_stay_absolute_with_slashes() -> None:
     paths = [f.path for f in report_of(load("reportgenerator__dotnet_coverage.xml")).files]
     assert "C:/temp/AbstractClass.cs" in paths
@@ -415,11 +429,13 @@ def test_absolute_filenames_without_sources_stay_absolute_with_slashes() -> None
     assert "C:/temp/PartialClass.cs" in [f.path for f in self_closed.files]
 
 
+@pytest.mark.realworld
 def test_dot_backslash_filenames_lose_the_dot() -> None:
     report = report_of(load("diff-cover__luacov_cobertura_windows_paths.xml"))
     assert [f.path for f in report.files] == ["scripts/maths.lua", "tests/test.lua"]
 
 
+@pytest.mark.realworld
 def test_bogus_and_whitespace_sources() -> None:
     report = report_of(load("diff-cover__dotnet_opencover_to_cobertura_bom.xml"))
     assert report.sources == ("/code/samplediff/SampleApp",)  # '--source' dropped, trimmed
@@ -502,6 +518,7 @@ def test_a_file_in_two_packages_stays_in_the_first() -> None:
     assert report.packages == (PackageCoverage("one", 2, 1), PackageCoverage("two", 1, 1))
 
 
+@pytest.mark.realworld
 @pytest.mark.parametrize(
     ("name", "classes", "files"),
     [
@@ -566,6 +583,7 @@ def test_duplicate_branch_lines_take_the_better_entry() -> None:
     assert (f.lines_valid, f.lines_covered, f.branches_valid, f.branches_covered) == (1, 1, 2, 1)
 
 
+@pytest.mark.realworld
 def test_corpus_branch_formats() -> None:
     gcovr = report_of(load("codecoveragesummary__gcovr_5_0.xml")).total
     assert (gcovr.branches_covered, gcovr.branches_valid) == (100, 252)
@@ -592,6 +610,7 @@ def test_class_without_lines_falls_back_to_its_count_attributes() -> None:
     assert any("counts taken from the <class> attributes" in w for w in parsed.warnings)
 
 
+@pytest.mark.realworld
 def test_class_with_only_a_rate_counts_zero_lines_and_says_so() -> None:
     parsed = cobertura.parse(load("pycobertura__no_branch_rate.xml"), "n.xml")
     f = parsed.coverage[0].files[0]
@@ -603,6 +622,7 @@ def test_class_with_only_a_rate_counts_zero_lines_and_says_so() -> None:
     assert parsed.coverage[0].declared_line_rate == 0.875
 
 
+@pytest.mark.realworld
 def test_istanbul_classes_directly_under_packages() -> None:
     report = report_of(load("pycobertura__istanbul_coffeescript_no_package_elem.xml"))
     assert report.packages == (PackageCoverage("", 8, 7, 2, 1),)  # the root's own counts
@@ -613,6 +633,7 @@ def test_istanbul_classes_directly_under_packages() -> None:
     assert (nyc.total.lines_valid, nyc.total.lines_covered) == (51, 51)
 
 
+@pytest.mark.realworld
 def test_empty_packages_are_listed_with_zero_counts() -> None:
     report = report_of(load("tarpaulin__typed_fsm_full_coverage_examples_pkg.xml"))
     by_name = {p.name: p for p in report.packages}
@@ -620,6 +641,7 @@ def test_empty_packages_are_listed_with_zero_counts() -> None:
     assert report.total.line_rate == 1.0
 
 
+@pytest.mark.realworld
 def test_nan_rates_and_counts() -> None:
     parsed = cobertura.parse(load("codecoveragesummary__matlab_nan_rates.xml"), "m.xml")
     report = parsed.coverage[0]
@@ -630,6 +652,7 @@ def test_nan_rates_and_counts() -> None:
     assert nan.declared_line_rate is None
 
 
+@pytest.mark.realworld
 def test_float_count_attributes_are_read_as_integers() -> None:
     parsed = cobertura.parse(load("reportgenerator__swift_xccov_converted.xml"), "s.xml")
     assert any("declares branches-covered=1 branches-valid=1" in w for w in parsed.warnings)
@@ -693,6 +716,7 @@ def test_random_reports_split_over_classes(
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.realworld
 def test_placeholder_text_is_refused_as_not_xml() -> None:
     with pytest.raises(ReportParseError) as exc:
         cobertura.parse(load(NOT_XML), NOT_XML)
@@ -721,6 +745,7 @@ def test_report_without_classes_is_empty(data: bytes) -> None:
         cobertura.parse(data, "e.xml")
 
 
+@pytest.mark.realworld
 @pytest.mark.parametrize("cut", [0.3, 0.6, 0.95])
 def test_truncated_corpus_file(cut: float) -> None:
     data = load("gcovr__nested_packages_clang12.xml")
@@ -738,6 +763,7 @@ def test_broken_xml_in_the_middle() -> None:
         cobertura.parse(data, "b.xml")
 
 
+@pytest.mark.realworld
 def test_other_xml_is_the_wrong_format() -> None:
     junit = REALWORLD / "junit" / "action-junit-report__pytest_single_line.xml"
     with pytest.raises(WrongFormatError, match=r"root element is <testsuites?>"):
@@ -844,6 +870,7 @@ def test_plain_doctype_is_accepted_and_never_fetched(
     assert requests == []
 
 
+@pytest.mark.realworld
 def test_corpus_doctypes_are_not_fetched(dtd_server: tuple[str, list[str]]) -> None:
     url, requests = dtd_server
     data = load("cargo-llvm-cov__rust_things3_workspace.xml").replace(
@@ -889,6 +916,7 @@ def test_sniff_never_raises(head: bytes) -> None:
     assert cobertura.sniff(b"<coverage " + head) in (0, 90)
 
 
+@pytest.mark.realworld
 def test_report_types_are_the_model() -> None:
     report = report_of(load("coveragepy__gold_y_xml_branch_5_0.xml"))
     assert report.files == (

@@ -25,6 +25,7 @@ from gatekeeper.errors import (
 from gatekeeper.model import Outcome, ParsedReport, RunCounts, TestResult
 from gatekeeper.parsers import junit
 from tests.conftest import REALWORLD as CORPUS
+from tests.conftest import corpus_manifest, corpus_params
 
 
 def _manifest_rows() -> list[dict[str, str]]:
@@ -115,13 +116,14 @@ def independent_count(data: bytes) -> tuple[RunCounts, int]:
     return counts, attempts
 
 
+@pytest.mark.realworld
 def test_the_corpus_is_there(realworld: Path) -> None:
     assert realworld.resolve() == CORPUS.resolve()
     assert len(ROWS) == 130
     assert len(INVALID_ROWS) == 8
 
 
-@pytest.mark.parametrize("row", VALID_ROWS, ids=_id)
+@pytest.mark.parametrize("row", corpus_params(VALID_ROWS, [_id(r) for r in VALID_ROWS]))
 def test_valid_corpus_file_parses_and_counts_agree(realworld: Path, row: dict[str, str]) -> None:
     data = (realworld / row["file"]).read_bytes()
     assert junit.sniff(data[:65536]) == 90
@@ -179,7 +181,7 @@ def _expected_error(name: str) -> tuple[type[InputError], int | None, str]:
     }[name]
 
 
-@pytest.mark.parametrize("row", INVALID_ROWS, ids=_id)
+@pytest.mark.parametrize("row", corpus_params(INVALID_ROWS, [_id(r) for r in INVALID_ROWS]))
 def test_invalid_corpus_file_raises_the_right_error(realworld: Path, row: dict[str, str]) -> None:
     data = (realworld / row["file"]).read_bytes()
     error, line, words = _expected_error(row["file"].removeprefix("junit/"))
@@ -1122,15 +1124,14 @@ def _junitparser_names(path: Path) -> set[str]:
 
 
 def _valid_junit_files() -> list[str]:
-    with (CORPUS / "MANIFEST.tsv").open(encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
+    rows = list(csv.DictReader(corpus_manifest(), delimiter="\t", quoting=csv.QUOTE_NONE))
     broken = re.compile(r"MALFORMED|MALICIOUS|NOT JUnit|0-byte")
     return [
         r["file"] for r in rows if r["file"].startswith("junit/") and not broken.search(r["notes"])
     ]
 
 
-@pytest.mark.parametrize("name", _valid_junit_files())
+@pytest.mark.parametrize("name", corpus_params(_valid_junit_files()))
 def test_junitparser_sees_the_same_tests(realworld: Path, name: str) -> None:
     path = realworld / name
     ours = {t.name for t in junit.parse(path.read_bytes(), name).tests if t.name != "(suite)"}

@@ -67,6 +67,35 @@ def test_merge_changes_only_the_entries_it_is_told_about(
     assert [e.key for e in merged.entries[: len(reg.entries)]] == [e.key for e in reg.entries]
 
 
+def test_too_little_history_leaves_the_recorded_evidence_as_it_is() -> None:
+    """classify on a small history (docs/ci.md's SQLite in a cache, after an eviction): no
+    decision, insufficient data; the quarantine keeps the evidence it was decided on."""
+    entry = QuarantineEntry(
+        "t::a", "svc", "flaky", quarantined=True, pinned=False, evidence=_evidence()
+    )
+    thin = Evidence(
+        verdict=Verdict.INSUFFICIENT_DATA, updated=DAY + dt.timedelta(days=1), runs=1, failures=0
+    )
+    assert registry.apply_machine_update(entry, thin, quarantined=None) == entry
+    # a decision, or evidence that does judge, still applies
+    released = registry.apply_machine_update(entry, thin, quarantined=False)
+    assert released.quarantined is False and released.evidence is not None
+    assert released.evidence.runs == 1
+    healed = replace(thin, verdict=Verdict.HEALED, runs=40)
+    assert registry.apply_machine_update(entry, healed).evidence == replace(
+        healed, detected=None, released=None
+    )
+    # what classify writes for a quarantine on a one-run history: still "flaky", no failure
+    carried = replace(thin, verdict=Verdict.FLAKY, summary="flaky: 0 of 1 executions failed")
+    assert registry.apply_machine_update(entry, carried, quarantined=None) == entry
+    # fewer runs with failures in them is the classifier's news: applied
+    news = replace(carried, runs=20, failures=4, summary="flaky: 4 of 20 executions failed")
+    assert registry.apply_machine_update(entry, news).evidence == news
+    # an entry whose evidence was thin already is refreshed as before
+    unsure = replace(entry, evidence=_evidence(verdict=Verdict.INSUFFICIENT_DATA, runs=2))
+    assert registry.apply_machine_update(unsure, thin).evidence == thin
+
+
 def test_a_new_quarantine_is_unpinned_with_its_detection_day_and_generated_reason() -> None:
     merged = registry.merge(
         Registry(),

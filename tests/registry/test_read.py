@@ -22,20 +22,20 @@ from gatekeeper.registry.reader import parse_document
 from ..conftest import ROOT
 from . import TEAM_FILE
 
-DESIGN = ROOT.parent / "shared" / "DESIGN.md"
-
-
-def _design_example() -> str:
-    """The registry example in DESIGN.md, the shape teams already write by hand."""
-    text = DESIGN.read_text(encoding="utf-8")
-    section = text.split("## The registry: flaky-tests.yml", 1)[1]
-    match = re.search(r"```yaml\n(.*?)```", section, re.S)
-    assert match, "DESIGN.md has no yaml example under 'The registry'"
-    return match.group(1)
+# The registry example of the design notes, the shape teams already write by hand (copied here:
+# the notes live outside the repository, which a user's clone does not have).
+DESIGN_EXAMPLE = """\
+flaky_tests:
+  - name: "messaging_service::tests::test_concurrent_message_delivery"
+    service: messaging-service
+    reason: "Race condition in Redis cache invalidation"
+    quarantined: true
+    issue: "#1234"
+"""
 
 
 def test_design_example_reads_as_one_pinned_quarantine() -> None:
-    loaded = registry.parse(_design_example(), "DESIGN.md")
+    loaded = registry.parse(DESIGN_EXAMPLE, "DESIGN.md")
     assert loaded.entries == (
         QuarantineEntry(
             name="messaging_service::tests::test_concurrent_message_delivery",

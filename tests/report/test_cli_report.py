@@ -56,3 +56,19 @@ def test_report_refuses_what_it_cannot_do(history: History, tmp_path: Path) -> N
         assert done.returncode == 2, (args, done.stderr)
         assert message in done.stderr, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_markdown_is_md_and_a_month_is_not_titled_weekly(history: History, tmp_path: Path) -> None:
+    where = ("--db", history.db_url, "--registry", str(history.registry))
+    week = ("--since", "2026-11-14", "--until", "2026-11-21")
+    md = gatekeeper("report", *week, "--format", "md", *where, cwd=tmp_path, env=clean_env(
+        SOURCE_DATE_EPOCH="1795000000"))  # fmt: skip
+    markdown = gatekeeper("report", *week, "--format", "markdown", *where, cwd=tmp_path,
+                          env=clean_env(SOURCE_DATE_EPOCH="1795000000"))  # fmt: skip
+    assert markdown.returncode == 0, markdown.stderr
+    assert markdown.stdout == md.stdout
+    month = gatekeeper("report", "--since", "2026-10-22", "--until", "2026-11-21", *where,
+                       cwd=tmp_path)  # fmt: skip
+    assert month.returncode == 0, month.stderr
+    assert month.stdout.startswith("## CI report: 2026-10-22 – 2026-11-20 (all services)")
+    assert "Weekly" not in month.stdout.splitlines()[0]

@@ -9,7 +9,6 @@ history, and the gate on the next push.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from ..conftest import REALWORLD, SAMPLES
+from ..conftest import copy_samples, corpus_files, corpus_params
 from .conftest import API, Server, cli, cli_error, make_token, start_server
 
 NEXT = Path("next") / "user-service"
@@ -64,8 +63,7 @@ def upload(
 @pytest.fixture(scope="module")
 def world(databases: list[str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("parity")
-    samples = root / "samples"
-    shutil.copytree(SAMPLES, samples)
+    samples = copy_samples(root / "samples")
     cli_db, service_db = databases
     done = cli("ingest", "--manifest", "manifest.jsonl", "--json", "--db", cli_db, cwd=samples)
     assert done.returncode == 0, done.stderr
@@ -228,12 +226,10 @@ def test_the_gate_decides_as_the_cli_does(world: World) -> None:
 
 
 # Every eighth file of the real-world corpus, by name: stored alike, or refused alike.
-CORPUS = sorted(
-    p for kind in ("junit", "cobertura", "cargo", "bench") for p in (REALWORLD / kind).iterdir()
-)[::8]
+CORPUS = corpus_files("junit", "cobertura", "cargo", "bench")[::8]
 
 
-@pytest.mark.parametrize("report", CORPUS, ids=[p.name for p in CORPUS])
+@pytest.mark.parametrize("report", corpus_params(CORPUS, [p.name for p in CORPUS]))
 def test_real_world_reports_upload_as_they_ingest(world: World, report: Path) -> None:
     form = {
         "service": "corpus",

@@ -1,7 +1,7 @@
 """Database fixtures: a SQLite file per test, and a fresh PostgreSQL schema per test.
 
 PostgreSQL must be running at 127.0.0.1:5432 with trust auth for ``postgres`` (CI starts it);
-tests marked ``postgres`` fail (not skip) when it is not, saying how to start it.
+tests marked ``postgres`` are skipped when it is not, saying how to start it, and fail in CI.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from ..conftest import missing
+
 PG_HOST = os.environ.get("GATEKEEPER_TEST_PG_HOST", "127.0.0.1:5432")
 PG_ADMIN = f"postgresql://postgres@{PG_HOST}/postgres"
 START_PG = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
@@ -25,10 +27,9 @@ def pg_admin() -> str:
     try:
         psycopg.connect(PG_ADMIN, connect_timeout=3).close()
     except psycopg.OperationalError as err:
-        pytest.fail(
+        missing(
             f"PostgreSQL is not reachable at {PG_HOST} ({str(err).strip().splitlines()[0]}); "
-            f"start it with: {START_PG}",
-            pytrace=False,
+            f"start it with: {START_PG}"
         )
     return PG_ADMIN
 
