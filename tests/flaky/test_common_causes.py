@@ -196,7 +196,9 @@ def test_evidence_says_what_was_charged_to_the_test_and_what_to_common_causes() 
     own = sum(1 for c in range(40) if c % 7 == 5 and not 10 <= c <= 11)
     assert v.failed_executions == own
     assert v.evidence.burst_failures == 4  # two attempts at each of two commits
-    assert (v.evidence.summary or "").endswith(f"{own} failure(s) charged to the test, 4 to common causes")
+    assert (v.evidence.summary or "").endswith(
+        f"{own} failure(s) charged to the test, 4 to common causes"
+    )
 
 
 def test_a_test_failing_on_every_attempt_of_the_newest_commit_is_not_quarantined() -> None:
