@@ -31,7 +31,6 @@ from gatekeeper.errors import (
     MetadataError,
     NoReportsError,
     RegistryError,
-    RunConflictError,
     StoreError,
     UnknownFormatError,
     reason_of,
@@ -1147,37 +1146,18 @@ class Gatekeeper:
 
     def save(self, runs: Sequence[Run]) -> list[IngestOutcome]:
         """Store runs in one transaction. A run already stored from the same reports is skipped
-        (and reported as it is stored); one stored from *other* reports is an error, never a
-        silent loss of the new ones."""
+        (and reported as it is stored); one stored from *other* reports is a RunConflictError,
+        never a silent loss of the new ones. The store decides both in the transaction that
+        inserts, so racing writers of one run cannot both be told their reports were kept."""
         from gatekeeper.store.codec import storable_run  # the store is open: no new imports
 
-        # Names as the store will keep them, so the lookup below finds a run stored earlier
-        # under a name it had to clean (a lone surrogate, a NUL).
+        # Names as the store will keep them, so the outcome shows what is stored.
         runs = [storable_run(run) for run in runs]
-        before = self.store.stored_runs(
-            [(r.meta.service, r.meta.run_id, r.meta.attempt) for r in runs]
-        )
-        for run in runs:
-            m = run.meta
-            found = before.get((m.service, m.run_id, m.attempt))
-            if found is not None and found[1] != {s.sha256 for s in run.sources}:
-                raise RunConflictError(
-                    f"{m.service} run {m.run_id} attempt {m.attempt}: already stored from other "
-                    "report files; a run is stored once, from all of its reports",
-                    hint=(
-                        "ingest all of a job's reports in one call, "
-                        "or give each job its own --run-id"
-                    ),
-                )
-        stored = self.store.save_runs(runs)
-        outcomes: list[IngestOutcome] = []
-        for run, was_stored in zip(runs, stored, strict=True):
-            m = run.meta
-            found = before.get((m.service, m.run_id, m.attempt))
-            if not was_stored and found is not None:
-                run = _as_stored(run, found[0])
-            outcomes.append(outcome_of(run, was_stored))
-        return outcomes
+        kept = self.store.save_runs_kept(runs)
+        return [
+            outcome_of(run, True) if stored is None else outcome_of(_as_stored(run, stored), False)
+            for run, stored in zip(runs, kept, strict=True)
+        ]
 
     # -- API tokens -------------------------------------------------------------------------
 

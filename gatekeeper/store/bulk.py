@@ -7,6 +7,7 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
@@ -67,9 +68,11 @@ class Writer(ABC):
 
     def move_first_seen(self, conn: Connection, changes: list[tuple[int, Any]]) -> None:
         """Set first_seen of existing tests (pk, time) to an earlier time (backfills)."""
+        # In pk order, as _read_lost: concurrent writers lock test rows in one order (no
+        # deadlock between a writer moving first_seen and one reading tests it lost).
         conn.execute(
             update(TESTS).where(TESTS.c.id == bindparam("pk")).values(first_seen=bindparam("seen")),
-            [{"pk": pk, "seen": seen} for pk, seen in changes],
+            [{"pk": pk, "seen": seen} for pk, seen in sorted(changes, key=itemgetter(0))],
         )
 
     @abstractmethod
@@ -181,15 +184,12 @@ class PostgresWriter(Writer):
         if not lost:
             return
         pks.update(self.known_tests(conn, service, [row[0] for row in lost], first_seen=False))
+        # In pk order, as move_first_seen, so that concurrent writers cannot deadlock.
         conn.execute(
             update(TESTS)
-            .where(
-                TESTS.c.service == service,
-                TESTS.c.test_id == bindparam("tid"),
-                TESTS.c.first_seen > bindparam("seen"),
-            )
+            .where(TESTS.c.id == bindparam("pk"), TESTS.c.first_seen > bindparam("seen"))
             .values(first_seen=bindparam("seen")),
-            [{"tid": row[0], "seen": row[4]} for row in lost],
+            sorted(({"pk": pks[row[0]], "seen": row[4]} for row in lost), key=itemgetter("pk")),
         )
 
     def insert_run(self, conn: Connection, values: dict[str, Any]) -> int | None:
