@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import glob
 import hashlib
@@ -21,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gatekeeper import ci, parsers
-from gatekeeper.config import Settings
+from gatekeeper.config import DEFAULT_LOCK_TIMEOUT, Settings
 from gatekeeper.errors import (
     ConfigError,
     EmptyReportError,
@@ -1717,24 +1718,49 @@ def quarantine_add(
     issue: str | None = None,
     owner: str | None = None,
     expires: date | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> QuarantineEntry:
-    """Quarantine a test by hand (pinned: classify never releases it) and save the file."""
+    """Quarantine a test by hand (pinned: classify never releases it) and save the file.
+    Read, change and write happen under the registry's lock, and the file is read back: an
+    edit that did not land is an error, never reported as done."""
     from gatekeeper import registry
 
-    reg = registry.load(path, missing_ok=missing_ok)
-    new = registry.add_manual(reg, name, service, reason, issue, owner, expires)
-    registry.save(path, new)
-    entry = new.find(service, name)
-    assert entry is not None
+    with registry.locked(path, timeout=lock_timeout):
+        reg = registry.load(path, missing_ok=missing_ok)
+        new = registry.add_manual(reg, name, service, reason, issue, owner, expires)
+        registry.save(path, new)
+        entry = registry.load(path).find(service, name)
+    if entry is None or entry != new.find(service, name):
+        raise RegistryError(
+            str(path),
+            f"{name} in {service}: the entry is not in the file after writing it",
+            hint="another program rewrote the file meanwhile; check it and add the entry again",
+        )
     return entry
 
 
-def quarantine_remove(path: Path, missing_ok: bool, *, name: str, service: str) -> None:
-    """Take a test out of the registry and save the file."""
+def quarantine_remove(
+    path: Path,
+    missing_ok: bool,
+    *,
+    name: str,
+    service: str,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+) -> None:
+    """Take a test out of the registry and save the file (under the registry's lock)."""
     from gatekeeper import registry
 
-    reg = registry.load(path, missing_ok=missing_ok)
-    registry.save(path, registry.remove(reg, name, service))
+    with registry.locked(path, timeout=lock_timeout):
+        reg = registry.load(path, missing_ok=missing_ok)
+        registry.save(path, registry.remove(reg, name, service))
+
+
+def registry_lock_timeout(env: Mapping[str, str]) -> float:
+    """How long a registry edit waits for another one: GATEKEEPER_LOCK_TIMEOUT, checked as
+    for the database (the one setting for both)."""
+    from gatekeeper.config import resolve
+
+    return resolve({k: v for k, v in env.items() if k == "GATEKEEPER_LOCK_TIMEOUT"}).lock_timeout
 
 
 def registry_yaml(view: QuarantineView) -> str:
@@ -1973,25 +1999,28 @@ def read_registry_file(path: Path, missing_ok: bool) -> bytes | None:
         raise RegistryError(str(path), f"cannot read it: {err.strerror}") from err
 
 
-def write_registry_text(path: Path, sent: bytes | None, text: str) -> bool:
+def write_registry_text(
+    path: Path, sent: bytes | None, text: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+) -> bool:
     """Write the registry text the service made from ``sent`` (``classify --server``), with
     the writer every command uses (atomic; the file's line ends and BOM kept). Refused when
     the file changed since it was sent: its new content was not classified."""
     from gatekeeper import registry
 
-    try:
-        now: bytes | None = path.read_bytes()
-    except FileNotFoundError:
-        now = None
-    except OSError as err:
-        raise RegistryError(str(path), f"cannot read it: {err.strerror}") from err
-    if now != sent:
-        raise RegistryError(
-            str(path),
-            "changed while the server classified it; nothing was written",
-            hint="run classify again",
-        )
-    return registry.save(path, registry.parse(text, str(path)))
+    with registry.locked(path, timeout=lock_timeout):
+        try:
+            now: bytes | None = path.read_bytes()
+        except FileNotFoundError:
+            now = None
+        except OSError as err:
+            raise RegistryError(str(path), f"cannot read it: {err.strerror}") from err
+        if now != sent:
+            raise RegistryError(
+                str(path),
+                "changed while the server classified it; nothing was written",
+                hint="run classify again",
+            )
+        return registry.save(path, registry.parse(text, str(path)))
 
 
 def classify_into_registry(
@@ -2005,20 +2034,27 @@ def classify_into_registry(
     default_branch: str = "main",
 ) -> ClassifyOutcome:
     """Classify the history and update the registry (all of it, or one service's tests);
-    ``default_branch`` is the configuration's (the history the verdicts rest on)."""
+    ``default_branch`` is the configuration's (the history the verdicts rest on). Unless it is
+    a dry run, the read, the merge and the write happen under the registry's lock (waiting at
+    most the settings' lock timeout), so an entry added meanwhile is never overwritten."""
     from gatekeeper import registry
 
-    data = read_registry_file(path, missing_ok)
-    update = update_registry(
-        gk,
-        data,
-        str(path),
-        service=service,
-        today=today,
-        render=dry_run,
-        default_branch=default_branch,
-    )
-    written = False if dry_run or not update.changes else registry.save(path, update.registry)
+    with (
+        contextlib.nullcontext()
+        if dry_run
+        else registry.locked(path, timeout=gk.settings.lock_timeout)
+    ):
+        data = read_registry_file(path, missing_ok)
+        update = update_registry(
+            gk,
+            data,
+            str(path),
+            service=service,
+            today=today,
+            render=dry_run,
+            default_branch=default_branch,
+        )
+        written = False if dry_run or not update.changes else registry.save(path, update.registry)
     return ClassifyOutcome(
         path=str(path),
         verdicts=update.verdicts,

@@ -580,6 +580,7 @@ def classify(
         classify_into_registry,
         load_config,
         read_registry_file,
+        registry_lock_timeout,
         write_registry_text,
     )
 
@@ -593,7 +594,9 @@ def classify(
             typer.echo(answer.diff, nl=False)
         if answer.changed and not dry_run:
             assert answer.registry is not None  # the client checks the answer
-            write_registry_text(path, sent, answer.registry)
+            write_registry_text(
+                path, sent, answer.registry, lock_timeout=registry_lock_timeout(os.environ)
+            )
         typer.echo(answer.report, nl=False)
         return
     gk = _gatekeeper(db, lock_timeout)
@@ -757,7 +760,7 @@ def quarantine_add(
     until = api.parse_date(expires, "--expires") if expires else None
     api.quarantine_add(
         path, missing_ok, name=name, service=service, reason=reason, issue=issue, owner=owner,
-        expires=until,
+        expires=until, lock_timeout=api.registry_lock_timeout(os.environ),
     )  # fmt: skip
     typer.echo(f"{name} in {service}: quarantined (pinned) in {path.name}")
 
@@ -772,7 +775,10 @@ def quarantine_remove(
     from gatekeeper import api
 
     path, missing_ok = _registry(registry)
-    api.quarantine_remove(path, missing_ok, name=name, service=service)
+    api.quarantine_remove(
+        path, missing_ok, name=name, service=service,
+        lock_timeout=api.registry_lock_timeout(os.environ),
+    )  # fmt: skip
     typer.echo(f"{name} in {service}: removed from {path.name}")
 
 

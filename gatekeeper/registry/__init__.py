@@ -20,18 +20,22 @@ from gatekeeper.registry.edit import (
     merge,
     remove,
 )
+from gatekeeper.registry.lock import DEFAULT_TIMEOUT as LOCK_TIMEOUT
+from gatekeeper.registry.lock import locked
 from gatekeeper.registry.reader import MAX_BYTES, parse
 
 DEFAULT_NAME = "flaky-tests.yml"
 
 __all__ = [
     "DEFAULT_NAME",
+    "LOCK_TIMEOUT",
     "add_manual",
     "apply_machine_update",
     "changes",
     "dump",
     "expired",
     "load",
+    "locked",
     "merge",
     "parse",
     "remove",
