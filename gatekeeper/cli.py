@@ -121,7 +121,9 @@ def _gatekeeper(
 
 
 def _warn(message: str) -> None:
-    typer.echo(f"warning: {message}", err=True)
+    from gatekeeper.emit.safe import line  # names in a warning are data: shown escaped
+
+    typer.echo(f"warning: {line(message)}", err=True)
 
 
 def _print(out: Output) -> None:
@@ -755,6 +757,7 @@ def quarantine_add(
 ) -> None:
     """Quarantine a test by hand. A manual entry is pinned: classify never releases it."""
     from gatekeeper import api
+    from gatekeeper.emit.safe import line as safe_line
 
     path, missing_ok = _registry(registry)
     until = api.parse_date(expires, "--expires") if expires else None
@@ -762,7 +765,7 @@ def quarantine_add(
         path, missing_ok, name=name, service=service, reason=reason, issue=issue, owner=owner,
         expires=until, lock_timeout=api.registry_lock_timeout(os.environ),
     )  # fmt: skip
-    typer.echo(f"{name} in {service}: quarantined (pinned) in {path.name}")
+    typer.echo(safe_line(f"{name} in {service}: quarantined (pinned) in {path.name}"))
 
 
 @quarantine_app.command("remove")
@@ -773,13 +776,14 @@ def quarantine_remove(
 ) -> None:
     """Take a test out of the registry (its next failure fails the gate again)."""
     from gatekeeper import api
+    from gatekeeper.emit.safe import line as safe_line
 
     path, missing_ok = _registry(registry)
     api.quarantine_remove(
         path, missing_ok, name=name, service=service,
         lock_timeout=api.registry_lock_timeout(os.environ),
     )  # fmt: skip
-    typer.echo(f"{name} in {service}: removed from {path.name}")
+    typer.echo(safe_line(f"{name} in {service}: removed from {path.name}"))
 
 
 @app.command()
@@ -1021,7 +1025,9 @@ def main() -> None:
     try:
         app()
     except GatekeeperError as err:
-        typer.echo(f"gatekeeper: error: {err}", err=True)
+        from gatekeeper.emit.safe import line  # names in a message are data: shown escaped
+
+        typer.echo(f"gatekeeper: error: {line(str(err))}", err=True)
         sys.exit(err.exit_code)
     except Exception as err:  # a bug: still one line, and never exit 1 ("the gate said no")
         if os.environ.get("GATEKEEPER_DEBUG"):
