@@ -1377,11 +1377,14 @@ _MANIFEST_KEYS = (
 
 def read_manifest(manifest: Path, shown: str) -> Iterator[tuple[MetaFlags, list[ManifestFile]]]:
     """Yield (metadata, report files) per run; lines of the same run are merged."""
+    from gatekeeper.files import read_regular
+
     try:
-        # utf-8-sig: Windows PowerShell writes a byte order mark
-        text = manifest.read_text(encoding="utf-8-sig")
+        raw = read_regular(manifest)  # a FIFO is refused, not waited on
+        # utf-8-sig: Windows PowerShell writes a byte order mark; lines as read_text splits them
+        text = raw.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as err:
-        bad_line = manifest.read_bytes()[: err.start].count(b"\n") + 1
+        bad_line = raw[: err.start].count(b"\n") + 1
         raise ManifestError(
             shown, f"not UTF-8 text (byte {err.start})", line=bad_line, hint="save it as UTF-8"
         ) from err
