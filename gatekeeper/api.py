@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import glob
 import hashlib
@@ -21,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gatekeeper import ci, parsers
-from gatekeeper.config import Settings
+from gatekeeper.config import DEFAULT_LOCK_TIMEOUT, Settings
 from gatekeeper.errors import (
     ConfigError,
     EmptyReportError,
@@ -32,7 +33,6 @@ from gatekeeper.errors import (
     MetadataError,
     NoReportsError,
     RegistryError,
-    RunConflictError,
     StoreError,
     UnknownFormatError,
     reason_of,
@@ -1202,37 +1202,18 @@ class Gatekeeper:
 
     def save(self, runs: Sequence[Run]) -> list[IngestOutcome]:
         """Store runs in one transaction. A run already stored from the same reports is skipped
-        (and reported as it is stored); one stored from *other* reports is an error, never a
-        silent loss of the new ones."""
+        (and reported as it is stored); one stored from *other* reports is a RunConflictError,
+        never a silent loss of the new ones. The store decides both in the transaction that
+        inserts, so racing writers of one run cannot both be told their reports were kept."""
         from gatekeeper.store.codec import storable_run  # the store is open: no new imports
 
-        # Names as the store will keep them, so the lookup below finds a run stored earlier
-        # under a name it had to clean (a lone surrogate, a NUL).
+        # Names as the store will keep them, so the outcome shows what is stored.
         runs = [storable_run(run) for run in runs]
-        before = self.store.stored_runs(
-            [(r.meta.service, r.meta.run_id, r.meta.attempt) for r in runs]
-        )
-        for run in runs:
-            m = run.meta
-            found = before.get((m.service, m.run_id, m.attempt))
-            if found is not None and found[1] != {s.sha256 for s in run.sources}:
-                raise RunConflictError(
-                    f"{m.service} run {m.run_id} attempt {m.attempt}: already stored from other "
-                    "report files; a run is stored once, from all of its reports",
-                    hint=(
-                        "ingest all of a job's reports in one call, "
-                        "or give each job its own --run-id"
-                    ),
-                )
-        stored = self.store.save_runs(runs)
-        outcomes: list[IngestOutcome] = []
-        for run, was_stored in zip(runs, stored, strict=True):
-            m = run.meta
-            found = before.get((m.service, m.run_id, m.attempt))
-            if not was_stored and found is not None:
-                run = _as_stored(run, found[0])
-            outcomes.append(outcome_of(run, was_stored))
-        return outcomes
+        kept = self.store.save_runs_kept(runs)
+        return [
+            outcome_of(run, True) if stored is None else outcome_of(_as_stored(run, stored), False)
+            for run, stored in zip(runs, kept, strict=True)
+        ]
 
     # -- API tokens -------------------------------------------------------------------------
 
@@ -1475,11 +1456,14 @@ _MANIFEST_KEYS = (
 
 def read_manifest(manifest: Path, shown: str) -> Iterator[tuple[MetaFlags, list[ManifestFile]]]:
     """Yield (metadata, report files) per run; lines of the same run are merged."""
+    from gatekeeper.files import read_regular
+
     try:
-        # utf-8-sig: Windows PowerShell writes a byte order mark
-        text = manifest.read_text(encoding="utf-8-sig")
+        raw = read_regular(manifest)  # a FIFO is refused, not waited on
+        # utf-8-sig: Windows PowerShell writes a byte order mark; lines as read_text splits them
+        text = raw.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as err:
-        bad_line = manifest.read_bytes()[: err.start].count(b"\n") + 1
+        bad_line = raw[: err.start].count(b"\n") + 1
         raise ManifestError(
             shown, f"not UTF-8 text (byte {err.start})", line=bad_line, hint="save it as UTF-8"
         ) from err
@@ -1860,24 +1844,49 @@ def quarantine_add(
     issue: str | None = None,
     owner: str | None = None,
     expires: date | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> QuarantineEntry:
-    """Quarantine a test by hand (pinned: classify never releases it) and save the file."""
+    """Quarantine a test by hand (pinned: classify never releases it) and save the file.
+    Read, change and write happen under the registry's lock, and the file is read back: an
+    edit that did not land is an error, never reported as done."""
     from gatekeeper import registry
 
-    reg = registry.load(path, missing_ok=missing_ok)
-    new = registry.add_manual(reg, name, service, reason, issue, owner, expires)
-    registry.save(path, new)
-    entry = new.find(service, name)
-    assert entry is not None
+    with registry.locked(path, timeout=lock_timeout):
+        reg = registry.load(path, missing_ok=missing_ok)
+        new = registry.add_manual(reg, name, service, reason, issue, owner, expires)
+        registry.save(path, new)
+        entry = registry.load(path).find(service, name)
+    if entry is None or entry != new.find(service, name):
+        raise RegistryError(
+            str(path),
+            f"{name} in {service}: the entry is not in the file after writing it",
+            hint="another program rewrote the file meanwhile; check it and add the entry again",
+        )
     return entry
 
 
-def quarantine_remove(path: Path, missing_ok: bool, *, name: str, service: str) -> None:
-    """Take a test out of the registry and save the file."""
+def quarantine_remove(
+    path: Path,
+    missing_ok: bool,
+    *,
+    name: str,
+    service: str,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+) -> None:
+    """Take a test out of the registry and save the file (under the registry's lock)."""
     from gatekeeper import registry
 
-    reg = registry.load(path, missing_ok=missing_ok)
-    registry.save(path, registry.remove(reg, name, service))
+    with registry.locked(path, timeout=lock_timeout):
+        reg = registry.load(path, missing_ok=missing_ok)
+        registry.save(path, registry.remove(reg, name, service))
+
+
+def registry_lock_timeout(env: Mapping[str, str]) -> float:
+    """How long a registry edit waits for another one: GATEKEEPER_LOCK_TIMEOUT, checked as
+    for the database (the one setting for both)."""
+    from gatekeeper.config import resolve
+
+    return resolve({k: v for k, v in env.items() if k == "GATEKEEPER_LOCK_TIMEOUT"}).lock_timeout
 
 
 def registry_yaml(view: QuarantineView) -> str:
@@ -2154,25 +2163,28 @@ def read_registry_file(path: Path, missing_ok: bool) -> bytes | None:
         raise RegistryError(str(path), f"cannot read it: {err.strerror}") from err
 
 
-def write_registry_text(path: Path, sent: bytes | None, text: str) -> bool:
+def write_registry_text(
+    path: Path, sent: bytes | None, text: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+) -> bool:
     """Write the registry text the service made from ``sent`` (``classify --server``), with
     the writer every command uses (atomic; the file's line ends and BOM kept). Refused when
     the file changed since it was sent: its new content was not classified."""
     from gatekeeper import registry
 
-    try:
-        now: bytes | None = path.read_bytes()
-    except FileNotFoundError:
-        now = None
-    except OSError as err:
-        raise RegistryError(str(path), f"cannot read it: {err.strerror}") from err
-    if now != sent:
-        raise RegistryError(
-            str(path),
-            "changed while the server classified it; nothing was written",
-            hint="run classify again",
-        )
-    return registry.save(path, registry.parse(text, str(path)))
+    with registry.locked(path, timeout=lock_timeout):
+        try:
+            now: bytes | None = path.read_bytes()
+        except FileNotFoundError:
+            now = None
+        except OSError as err:
+            raise RegistryError(str(path), f"cannot read it: {err.strerror}") from err
+        if now != sent:
+            raise RegistryError(
+                str(path),
+                "changed while the server classified it; nothing was written",
+                hint="run classify again",
+            )
+        return registry.save(path, registry.parse(text, str(path)))
 
 
 def classify_into_registry(
@@ -2189,23 +2201,30 @@ def classify_into_registry(
 ) -> ClassifyOutcome:
     """Classify the history and update the registry (all of it, or one service's tests);
     ``default_branch`` is the configuration's (the history the verdicts rest on). Services
-    refused for mass quarantine are left as they were (``ClassifyOutcome.refused``)."""
+    refused for mass quarantine are left as they were (``ClassifyOutcome.refused``). Unless it
+    is a dry run, the read, the merge and the write happen under the registry's lock (waiting
+    at most the settings' lock timeout), so an entry added meanwhile is never overwritten."""
     from gatekeeper import registry
 
     gk.require_history()
-    data = read_registry_file(path, missing_ok)
-    update = update_registry(
-        gk,
-        data,
-        str(path),
-        service=service,
-        today=today,
-        render=dry_run,
-        default_branch=default_branch,
-        max_new_share=max_new_share,
-        allow_mass=allow_mass,
-    )
-    written = False if dry_run or not update.changes else registry.save(path, update.registry)
+    with (
+        contextlib.nullcontext()
+        if dry_run
+        else registry.locked(path, timeout=gk.settings.lock_timeout)
+    ):
+        data = read_registry_file(path, missing_ok)
+        update = update_registry(
+            gk,
+            data,
+            str(path),
+            service=service,
+            today=today,
+            render=dry_run,
+            default_branch=default_branch,
+            max_new_share=max_new_share,
+            allow_mass=allow_mass,
+        )
+        written = False if dry_run or not update.changes else registry.save(path, update.registry)
     return ClassifyOutcome(
         path=str(path),
         verdicts=update.verdicts,

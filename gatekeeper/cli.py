@@ -154,7 +154,9 @@ def _no_commit(service: str, run_id: str, commit: str | None, branch: str | None
 
 
 def _warn(message: str) -> None:
-    typer.echo(f"warning: {message}", err=True)
+    from gatekeeper.emit.safe import line  # names in a warning are data: shown escaped
+
+    typer.echo(f"warning: {line(message)}", err=True)
 
 
 def _print(out: Output) -> None:
@@ -632,6 +634,7 @@ def classify(
         load_config,
         read_registry_file,
         refuse,
+        registry_lock_timeout,
         write_registry_text,
     )
 
@@ -651,7 +654,9 @@ def classify(
             typer.echo(answer.diff, nl=False)
         if answer.changed and not dry_run:
             assert answer.registry is not None  # the client checks the answer
-            write_registry_text(path, sent, answer.registry)
+            write_registry_text(
+                path, sent, answer.registry, lock_timeout=registry_lock_timeout(os.environ)
+            )
         typer.echo(answer.report, nl=False)
         refuse(answer.refused)
         return
@@ -826,15 +831,16 @@ def quarantine_add(
 ) -> None:
     """Quarantine a test by hand. A manual entry is pinned: classify never releases it."""
     from gatekeeper import api
+    from gatekeeper.emit.safe import line as safe_line
 
     path, missing_ok = _registry(registry)
     _known_service(service)
     until = api.parse_date(expires, "--expires") if expires else None
     api.quarantine_add(
         path, missing_ok, name=name, service=service, reason=reason, issue=issue, owner=owner,
-        expires=until,
+        expires=until, lock_timeout=api.registry_lock_timeout(os.environ),
     )  # fmt: skip
-    typer.echo(f"{name} in {service}: quarantined (pinned) in {path.name}")
+    typer.echo(safe_line(f"{name} in {service}: quarantined (pinned) in {path.name}"))
 
 
 @quarantine_app.command("remove")
@@ -845,11 +851,15 @@ def quarantine_remove(
 ) -> None:
     """Take a test out of the registry (its next failure fails the gate again)."""
     from gatekeeper import api
+    from gatekeeper.emit.safe import line as safe_line
 
     path, missing_ok = _registry(registry)
     _known_service(service)
-    api.quarantine_remove(path, missing_ok, name=name, service=service)
-    typer.echo(f"{name} in {service}: removed from {path.name}")
+    api.quarantine_remove(
+        path, missing_ok, name=name, service=service,
+        lock_timeout=api.registry_lock_timeout(os.environ),
+    )  # fmt: skip
+    typer.echo(safe_line(f"{name} in {service}: removed from {path.name}"))
 
 
 @app.command()
@@ -1093,7 +1103,9 @@ def main() -> None:
     try:
         app()
     except GatekeeperError as err:
-        typer.echo(f"gatekeeper: error: {err}", err=True)
+        from gatekeeper.emit.safe import line  # names in a message are data: shown escaped
+
+        typer.echo(f"gatekeeper: error: {line(str(err))}", err=True)
         sys.exit(err.exit_code)
     except Exception as err:  # a bug: still one line, and never exit 1 ("the gate said no")
         if os.environ.get("GATEKEEPER_DEBUG"):

@@ -18,6 +18,8 @@ import math
 import random
 import re
 import secrets
+import socket
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,7 +52,7 @@ ENV_SERVER = "GATEKEEPER_SERVER"
 ENV_TOKEN = "GATEKEEPER_TOKEN"
 ENV_TIMEOUT = "GATEKEEPER_SERVER_TIMEOUT"
 ENV_RETRIES = "GATEKEEPER_SERVER_RETRIES"
-DEFAULT_TIMEOUT = 60.0  # seconds: the longest wait for the server at any one step of a request
+DEFAULT_TIMEOUT = 60.0  # seconds: the longest one attempt takes, all of it (a deadline)
 DEFAULT_RETRIES = 3  # after the first attempt: 4 attempts in all
 MAX_TIMEOUT = 3600.0
 MAX_RETRIES = 10
@@ -246,6 +248,9 @@ class Client:
                 settings.timeout, connect=min(settings.timeout, MAX_CONNECT_TIMEOUT)
             ),
             follow_redirects=False,  # a redirect would turn an upload into a GET
+            # A new connection per request, so that each attempt's deadline (_Deadline) holds
+            # its socket; a command sends one or two requests.
+            limits=httpx.Limits(max_keepalive_connections=0),
         )
 
     def __enter__(self) -> Client:
@@ -380,8 +385,9 @@ class Client:
         attempts = self.settings.retries + 1
         started = time.monotonic()
         for attempt in range(1, attempts + 1):
+            deadline = _Deadline(self.settings.timeout)
             try:
-                with contextlib.ExitStack() as stack:
+                with contextlib.ExitStack() as stack, deadline:
                     response = self._http.request(
                         method,
                         path,
@@ -390,9 +396,16 @@ class Client:
                         files=files(stack) if files is not None else None,
                         content=content,
                         headers=headers,
+                        extensions={"trace": deadline.trace},
                     )
             except httpx.TransportError as err:
                 what, hint, again = self._failure(err)
+                if deadline.expired:  # the socket was shut at the deadline: that is why
+                    what, hint, again = (
+                        f"no answer within {self.settings.timeout:g} s",
+                        _HINT_SLOW,
+                        True,
+                    )
                 if again and attempt < attempts:
                     self._sleep(_backoff(attempt))
                     continue
@@ -512,6 +525,50 @@ class Client:
             ) from err
         warnings = tuple(_unescape(w) for w in r.headers.get_list("gatekeeper-warning"))
         return Output(text, media, warnings)
+
+
+class _Deadline:
+    """Ends one attempt after ``seconds``, whatever the server does. httpx's timeouts bound each
+    step (connecting, one read), so a server that sends a byte a second never trips them; at
+    the deadline this shuts the attempt's socket, and the blocked read or write returns."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._timer.cancel()
+
+    def trace(self, event: str, info: Mapping[str, Any]) -> None:
+        """httpcore's trace hook: note the socket of each new connection (and its TLS socket:
+        wrapping detaches the plain one)."""
+        if event not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            return
+        sock = info["return_value"].get_extra_info("socket")
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed: nothing to stop
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 def _attempts(n: int) -> str:

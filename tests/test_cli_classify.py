@@ -38,15 +38,21 @@ flaky_tests:
 """
 
 
-@pytest.fixture(scope="module")
-def history(tmp_path_factory: pytest.TempPathFactory) -> str:
-    db = tmp_path_factory.mktemp("history") / "h.db"
+def history_db(folder: Path) -> str:
+    """The sample history ingested into a SQLite file in ``folder``; its URL."""
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "h.db"
     proc = gatekeeper(
         "ingest", "--manifest", str(SAMPLES / "manifest.jsonl"), "--db", f"sqlite:///{db}",
         cwd=db.parent,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     return f"sqlite:///{db}"
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return history_db(tmp_path_factory.mktemp("history"))
 
 
 def test_the_stories_sanity() -> None:

@@ -298,7 +298,7 @@ def test_text_markdown_and_annotations(tmp_path: Path) -> None:
     assert "  test      tests.test_app::test_b: failed: assert test_b" in out
     text = summary.read_text()
     assert text.startswith("earlier step\n### ❌ gatekeeper: app failed")  # appended
-    assert "| ❌ | test | `tests.test_app::test_b` | failed: assert test_b |" in text
+    assert "| ❌ | test | `tests.test_app::test_b` | failed: assert test\\_b |" in text
     assert "| overall | 82/100 | 82.00% | 80% |" in text
 
 

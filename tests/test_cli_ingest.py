@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -835,3 +836,45 @@ def test_help_imports_nothing_heavy(tmp_path: Path) -> None:
     )  # fmt: skip
     assert "Usage" in done.stdout and "ingest" in done.stdout
     assert done.stderr.strip() == "[]"
+
+
+def test_racing_ingest_processes_of_one_run_key_never_both_succeed(tmp_path: Path) -> None:
+    """Two `gatekeeper ingest` processes with report A and one with another report B for the
+    same run key, started together: the processes whose content was kept exit 0, the other
+    content's exit 2 naming the run (never "already in the history"); it is stored once."""
+    (tmp_path / "a.xml").write_bytes(NEXTEST.read_bytes())
+    (tmp_path / "b.xml").write_bytes(
+        (REALWORLD / "junit" / "action-junit-report__pytest_single_line.xml").read_bytes()
+    )
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    warm = gatekeeper("ingest", "a.xml", "--service", "warm", "--db", db, cwd=tmp_path)
+    assert warm.returncode == 0, warm.stderr  # the schema exists: the race is about the key
+    files = ["a.xml", "b.xml", "a.xml"]
+    args = ["--service", "svc", "--run-id", "7", "--db", db]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "gatekeeper.cli", "ingest", name, *args],
+            cwd=tmp_path,
+            env=clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in files
+    ]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+    with sqlite3.connect(tmp_path / "h.db") as conn:
+        (sha,) = conn.execute(
+            "SELECT s.sha256 FROM source_files s JOIN runs r ON s.run_fk = r.id "
+            "WHERE r.service = 'svc'"
+        ).fetchone()
+    conn.close()
+    digest = {n: hashlib.sha256((tmp_path / n).read_bytes()).hexdigest() for n in set(files)}
+    kept = next(n for n, d in digest.items() if d == sha)
+    for name, (code, out, err) in zip(files, results, strict=True):
+        if name == kept:
+            assert code == 0, err
+        else:
+            assert code == 2, out
+            assert "svc run 7 attempt 1: already stored from other report files" in err
+    assert sqlite_runs(tmp_path / "h.db").count(("svc", "7", 1)) == 1

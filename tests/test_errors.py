@@ -159,3 +159,35 @@ def test_unknown_format_flag(gk: Gatekeeper) -> None:
     assert str(info.value).startswith(
         "--format xunit: not a format gatekeeper reads (choose one of: auto, junit, libtest,"
     )
+
+
+# -- special files are refused wherever a path is read -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["quarantine", "list", "--registry", "pipe"], "pipe: cannot read it: is a named pipe"),
+        (["skip-list", "--registry", "pipe"], "pipe: cannot read it: is a named pipe"),
+        (
+            ["gate", "x.xml", "--service", "s", "--config", "pipe"],
+            "pipe: cannot be read: is a named pipe (FIFO), not a regular file",
+        ),
+        (["ingest", "--manifest", "pipe"], "pipe: cannot read the manifest (is a named pipe"),
+        (["quarantine", "list", "--registry", "."], ".: cannot read it: is a folder"),
+    ],
+    ids=["registry", "skip-list", "config", "manifest", "folder"],
+)
+def test_a_fifo_or_a_folder_given_as_a_file_is_refused_at_once(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    """A FIFO nobody writes to used to block the command forever (a FIFO as a report was
+    already refused)."""
+    import os
+
+    from .test_cli_ingest import gatekeeper
+
+    os.mkfifo(tmp_path / "pipe")
+    done = gatekeeper(*args, cwd=tmp_path, timeout=30)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"gatekeeper: error: {message}"), done.stderr

@@ -202,8 +202,10 @@ def parse_config(text: str, name: str = CONFIG_NAMES[0], *, toml: bool | None = 
 
 
 def _read_text(path: Path, shown: str) -> str:
+    from gatekeeper.files import read_regular  # a FIFO is refused, not waited on
+
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path)
     except FileNotFoundError as err:
         raise ConfigError(f"{shown}: no such file", hint="check the path") from err
     except OSError as err:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from gatekeeper.emit import safe
 from gatekeeper.model import BurstRun, ChangeKind, RegistryChange, TestVerdict, Verdict
 
 _MARK = {
@@ -85,4 +86,4 @@ def report(
     else:
         status = f"{len(changes)} change(s) written" if written else "unchanged"
     lines.append(f"{path}: {status}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(safe.line(one) for one in lines) + "\n"  # names are data: escaped

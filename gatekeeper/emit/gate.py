@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from gatekeeper.emit import safe
 from gatekeeper.emit.ingest import counts_object
 from gatekeeper.model import (
     BenchmarkJudgement,
@@ -145,7 +146,8 @@ def terminal(d: GateDecision) -> str:
         lines.append("")
         lines.append(f"Warnings ({len(d.warnings):,}):")
         lines.extend(f"  {w.kind.value:<9} {_said(w)}" for w in d.warnings)
-    return "\n".join(lines) + "\n"
+    # Each line is built from data (names, messages): shown escaped, never a command.
+    return "\n".join(safe.line(one) for one in lines) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,22 +299,20 @@ def error_object(message: str, subject: str, exit_code: int) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _md(text: str) -> str:
-    """Table-cell-safe text: pipes escaped, newlines flattened."""
-    return text.replace("|", "\\|").replace("\n", " ").replace("\r", " ")
-
-
 def markdown(d: GateDecision) -> str:
     """A Markdown summary for the CI's job page: verdict, failures, coverage, benchmarks."""
     mark = "✅" if d.passed else "❌"
     verdict = "passed" if d.passed else "failed"
-    out = [f"### {mark} gatekeeper: {d.service} {verdict}", ""]
-    out.append(f"{_run_label(d)} · {_tests_line(d)}")
+    out = [f"### {mark} gatekeeper: {safe.md_text(d.service)} {verdict}", ""]
+    out.append(f"{safe.md_text(_run_label(d))} · {_tests_line(d)}")
     out.append("")
     if d.failures:
         out += ["| | failure | subject | why |", "|---|---|---|---|"]
         shown, more = _capped(d.failures, MARKDOWN_TESTS)
-        out += [f"| ❌ | {f.kind.value} | `{_md(f.subject)}` | {_md(_why(f))} |" for f in shown]
+        out += [
+            f"| ❌ | {f.kind.value} | {safe.md_code(f.subject)} | {safe.md_text(_why(f))} |"
+            for f in shown
+        ]
         if more:
             out.append(f"| ❌ | test | … | and {more:,} more failed tests |")
         out.append("")
@@ -327,7 +327,7 @@ def markdown(d: GateDecision) -> str:
                 f"{_pct(f.patch_rate)} ({f.patch_covered}/{f.patch_valid})" if f.patch_valid else ""
             )
             out.append(
-                f"| {_md(f.subject)}{mark_f} | {f.lines_covered:,}/{f.lines_valid:,} | "
+                f"| {safe.md_text(f.subject)}{mark_f} | {f.lines_covered:,}/{f.lines_valid:,} | "
                 f"{_pct(f.line_rate)} | {_threshold(f.line_threshold)} | "
                 f"{_pct(f.branch_rate) if f.branches_valid else ''} | {patch} |"
             )
@@ -347,8 +347,8 @@ def markdown(d: GateDecision) -> str:
             if not j.failing and icon == "❌ ":
                 icon = "⚠️ "
             out.append(
-                f"| `{_md(j.name)}` | {base} | {format_value(j.current, j.unit)} | {_change(j)} "
-                f"| {icon}{j.verdict.value} |"
+                f"| {safe.md_code(j.name)} | {base} | {format_value(j.current, j.unit)} "
+                f"| {_change(j)} | {icon}{j.verdict.value} |"
             )
         out.append("")
     new = len(d.benchmarks) - len(judged)
@@ -362,26 +362,33 @@ def markdown(d: GateDecision) -> str:
         ]
         for m in d.muted:
             tags = " ".join(
-                x for x in (m.issue, f"@{m.owner.lstrip('@')}" if m.owner else None) if x
+                safe.md_text(x)
+                for x in (m.issue, f"@{m.owner.lstrip('@')}" if m.owner else None)
+                if x
             )
-            out.append(f"- `{_md(m.test_id)}` {tags}".rstrip())
+            out.append(f"- {safe.md_code(m.test_id)} {tags}".rstrip())
         out += ["", "</details>", ""]
     if d.flaky:
         out += [
             f"<details><summary>Flaky: {_plural(len(d.flaky), 'test')} passed on a retry</summary>",
             "",
         ]
-        out += [f"- `{_md(f.test_id)}` ({f.attempts} attempts)" for f in d.flaky]
+        out += [f"- {safe.md_code(f.test_id)} ({f.attempts} attempts)" for f in d.flaky]
         out += ["", "</details>", ""]
     if d.warnings:
         out += [f"<details><summary>{_plural(len(d.warnings), 'warning')}</summary>", ""]
-        out += [f"- {w.kind.value} `{_md(w.subject)}`: {_md(_why(w))}" for w in d.warnings]
+        out += [
+            f"- {w.kind.value} {safe.md_code(w.subject)}: {safe.md_text(_why(w))}"
+            for w in d.warnings
+        ]
         out += ["", "</details>", ""]
     return "\n".join(out)
 
 
 def error_markdown(message: str) -> str:
-    return f"### ⚠️ gatekeeper could not decide\n\n{_md(message)}\n\nThe gate does not pass.\n"
+    return (
+        f"### ⚠️ gatekeeper could not decide\n\n{safe.md_text(message)}\n\nThe gate does not pass.\n"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -390,11 +397,13 @@ def error_markdown(message: str) -> str:
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A workflow command's message: the runner's escapes for ``%``, CR and LF (a message may
+    span lines), every other control character shown escaped."""
+    return safe.block(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+    return _escape_data(safe.line(text)).replace(":", "%3A").replace(",", "%2C")
 
 
 def github_annotations(d: GateDecision) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gatekeeper.emit import safe
 from gatekeeper.model import IngestOutcome, RunCounts
 
 
@@ -42,7 +43,7 @@ def summary_line(o: IngestOutcome) -> str:
     if o.benchmarks:
         parts.append(_plural(o.benchmarks, "benchmark"))
     status = "stored" if o.stored else "already in the history, not stored again"
-    return f"{run_label(o)}: {'; '.join(parts)}: {status}"
+    return safe.line(f"{run_label(o)}: {'; '.join(parts)}: {status}")
 
 
 def counts_object(c: RunCounts) -> dict[str, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from gatekeeper.emit import safe
 from gatekeeper.model import QuarantineEntry, TestExecution
 
 COLUMNS = ("test", "service", "failure rate", "runs", "since", "owner", "issue", "expires")
@@ -19,7 +20,10 @@ def _row(entry: QuarantineEntry, expired: bool) -> tuple[str, ...]:
     if expired:
         expires += " (expired)"
     name = entry.name if entry.quarantined else f"{entry.name} (released)"
-    return (name, entry.service, rate, runs, since, entry.owner or "-", entry.issue or "-", expires)
+    # Data, shown escaped before the widths are measured (a name leads its line: defused too).
+    owner, issue = entry.owner or "-", entry.issue or "-"
+    cells = (name, entry.service, rate, runs, since, owner, issue, expires)
+    return tuple(safe.line(cell) for cell in cells)
 
 
 def table(entries: Sequence[QuarantineEntry], expired: Sequence[QuarantineEntry]) -> str:
@@ -111,7 +115,7 @@ def show(
                     )
     if not history:
         lines.append("  no executions in the history")
-        return "\n".join(lines) + "\n"
+        return "\n".join(safe.line(one) for one in lines) + "\n"
     runs: dict[int, list[TestExecution]] = {}
     for e in history:
         runs.setdefault(e.run_pk, []).append(e)
@@ -133,4 +137,4 @@ def show(
             f"run {run:<14} {marks:<4}{note}"
         )
     lines.append("  " + " ".join(strip))
-    return "\n".join(lines) + "\n"
+    return "\n".join(safe.line(one) for one in lines) + "\n"

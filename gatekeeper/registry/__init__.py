@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from gatekeeper.errors import RegistryError
+from gatekeeper.files import read_regular
 from gatekeeper.model import Registry
 from gatekeeper.registry.edit import (
     add_manual,
@@ -20,18 +21,22 @@ from gatekeeper.registry.edit import (
     merge,
     remove,
 )
+from gatekeeper.registry.lock import DEFAULT_TIMEOUT as LOCK_TIMEOUT
+from gatekeeper.registry.lock import locked
 from gatekeeper.registry.reader import MAX_BYTES, parse
 
 DEFAULT_NAME = "flaky-tests.yml"
 
 __all__ = [
     "DEFAULT_NAME",
+    "LOCK_TIMEOUT",
     "add_manual",
     "apply_machine_update",
     "changes",
     "dump",
     "expired",
     "load",
+    "locked",
     "merge",
     "parse",
     "remove",
@@ -52,7 +57,7 @@ def load(path: str | os.PathLike[str], *, missing_ok: bool = False) -> Registry:
                 f"{size:,} bytes is too large for a registry (the limit is {MAX_BYTES:,})",
                 hint="is this the right file?",
             )
-        data = target.read_bytes()
+        data = read_regular(target)  # a FIFO is refused, not waited on
     except FileNotFoundError as err:
         if missing_ok:
             return Registry()

@@ -8,22 +8,26 @@ under their own names.
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from gatekeeper.api import (
     MetaFlags,
     OptionError,
     Upload,
     UploadLimits,
+    UploadTooLargeError,
     parse_changed_lines,
     upload_flags,
     upload_name,
 )
+from gatekeeper.errors import MetadataError
 from gatekeeper.service.errors import MediaTypeError
 
 FILE_FIELD = "files"
@@ -68,12 +72,39 @@ class ClassifyForm:
     allow_mass_quarantine: bool = False
 
 
+log = logging.getLogger("gatekeeper.service")
+# Characters no metadata field may hold: control characters (a line break, ESC), the line and
+# paragraph separators, and the invisible bidi controls that reorder what a log shows.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 async def _drain(stream: AsyncIterator[bytes]) -> None:
     seen = 0
-    async for chunk in stream:
-        seen += len(chunk)
-        if seen > _DRAIN:
-            return
+    try:
+        async for chunk in stream:
+            seen += len(chunk)
+            if seen > _DRAIN:
+                return
+    except ClientDisconnect:  # it gave up while we read what it sent: nobody to answer
+        log.info("the client disconnected while its oversized upload was being refused")
+
+
+class _StrictParser(MultiPartParser):
+    """Starlette's parser, but a text field that is not UTF-8 is refused instead of being
+    decoded as Latin-1 (the bytes ``m\\xff\\xfeta`` would be stored as "m\u00ff\u00feta")."""
+
+    def on_part_end(self) -> None:
+        part = self._current_part
+        if part.file is None:
+            try:
+                bytes(part.data).decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise MetadataError(
+                    f"{part.field_name}: not UTF-8 text (byte {err.start + 1} is "
+                    f"{part.data[err.start]:#04x})",
+                    hint="send the metadata fields as UTF-8",
+                ) from None
+        super().on_part_end()
 
 
 async def _read_form(request: Request, limits: UploadLimits, max_fields: int) -> FormData:
@@ -104,7 +135,7 @@ async def _read_form(request: Request, limits: UploadLimits, max_fields: int) ->
                 return
             yield chunk
 
-    parser = MultiPartParser(
+    parser = _StrictParser(
         request.headers,
         counted(),
         max_files=limits.max_files,
@@ -113,10 +144,22 @@ async def _read_form(request: Request, limits: UploadLimits, max_fields: int) ->
     )
     try:
         form = await parser.parse()
+    except ClientDisconnect:
+        log.info("the client disconnected before its upload was complete")
+        raise OptionError(
+            "the upload: the client disconnected before the form was complete",
+            hint="nothing was stored; send it again",
+        ) from None
     except MultiPartException as err:
         if too_large:
             await _drain(stream)
             raise limits.request_too_large() from None
+        if err.message.startswith("Too many files"):  # Starlette's words for max_files
+            raise UploadTooLargeError(
+                "the upload",
+                f"more than the limit of {limits.max_files:,} files per request",
+                hint="send the run's reports as fewer files, or raise the server's limit",
+            ) from None
         raise OptionError(
             f"the upload: not a multipart form gatekeeper can read ({err.message})",
             hint="send the reports as file fields named files, and the metadata as text fields",
@@ -185,6 +228,7 @@ async def _fields(
             )
         if name in text:
             raise OptionError(f"{name}: given twice", hint="send each metadata field once")
+        _check_text(name, value)
         text[name] = value
     flags = upload_flags(
         service=text.get("service"),
@@ -206,6 +250,21 @@ async def _fields(
         repo_root=text.get("repo_root") or None,
         changed=changed,
     )
+
+
+def _check_text(name: str, value: str) -> None:
+    """A metadata field is one line of printable text; given, it is not blank."""
+    bad = _UNPRINTABLE.search(value)
+    if bad is not None:
+        what = "a line break" if bad.group() in "\r\n\u2028\u2029" else "a control character"
+        raise MetadataError(
+            f"{name}: holds {what} ({bad.group()!r} at character {bad.start() + 1})",
+            hint="send each metadata field as one line of printable text",
+        )
+    if value and not value.strip():
+        raise MetadataError(
+            f"{name}: blank (only spaces)", hint=f"send a {name}, or leave the field out"
+        )
 
 
 _TRUE = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateIndex, DropIndex
+from sqlalchemy.sql.elements import ColumnElement
 
 from gatekeeper.store import codec
 from gatekeeper.store.tables import RUNS, TESTS
@@ -31,6 +34,12 @@ _INSERT_RUN_SQLITE = (
     .on_conflict_do_nothing(index_elements=["service", "run_id", "attempt"])
     .returning(RUNS.c.id)
 )
+
+
+def md5_hex(value: str) -> str:
+    """PostgreSQL's md5(text) of ``value`` (a UTF-8 database), as its indexes hold it."""
+    return hashlib.md5(value.encode("utf-8"), usedforsecurity=False).hexdigest()
+
 
 # A new test: (test_id, suite, name, file, first_seen as a db value).
 NewTest = tuple[str, str, str, str | None, Any]
@@ -57,7 +66,10 @@ class Writer(ABC):
                 return {tid: value for tid, value in conn.execute(query)}
         found: dict[str, Any] = {}
         for chunk in chunks(list(test_ids), CHUNK):
-            rows = conn.execute(query.where(TESTS.c.test_id.in_(chunk)))
+            where: ColumnElement[bool] = TESTS.c.test_id.in_(chunk)
+            if conn.dialect.name == "postgresql":  # the unique index holds md5(test_id)
+                where = and_(where, func.md5(TESTS.c.test_id).in_([md5_hex(t) for t in chunk]))
+            rows = conn.execute(query.where(where))
             found.update((tid, value) for tid, value in rows)
         return found
 
@@ -67,9 +79,11 @@ class Writer(ABC):
 
     def move_first_seen(self, conn: Connection, changes: list[tuple[int, Any]]) -> None:
         """Set first_seen of existing tests (pk, time) to an earlier time (backfills)."""
+        # In pk order, as _read_lost: concurrent writers lock test rows in one order (no
+        # deadlock between a writer moving first_seen and one reading tests it lost).
         conn.execute(
             update(TESTS).where(TESTS.c.id == bindparam("pk")).values(first_seen=bindparam("seen")),
-            [{"pk": pk, "seen": seen} for pk, seen in changes],
+            [{"pk": pk, "seen": seen} for pk, seen in sorted(changes, key=itemgetter(0))],
         )
 
     @abstractmethod
@@ -181,15 +195,12 @@ class PostgresWriter(Writer):
         if not lost:
             return
         pks.update(self.known_tests(conn, service, [row[0] for row in lost], first_seen=False))
+        # In pk order, as move_first_seen, so that concurrent writers cannot deadlock.
         conn.execute(
             update(TESTS)
-            .where(
-                TESTS.c.service == service,
-                TESTS.c.test_id == bindparam("tid"),
-                TESTS.c.first_seen > bindparam("seen"),
-            )
+            .where(TESTS.c.id == bindparam("pk"), TESTS.c.first_seen > bindparam("seen"))
             .values(first_seen=bindparam("seen")),
-            [{"tid": row[0], "seen": row[4]} for row in lost],
+            sorted(({"pk": pks[row[0]], "seen": row[4]} for row in lost), key=itemgetter("pk")),
         )
 
     def insert_run(self, conn: Connection, values: dict[str, Any]) -> int | None:
@@ -213,9 +224,12 @@ class PsycopgWriter(PostgresWriter):
                         f"SELECT test_id, {column} FROM tests WHERE service = %s", (service,)
                     )
                     return dict(cur.fetchall())
+            ids = list(test_ids)
+            # md5(test_id): what the unique index holds (schema version 5), so it is used
             cur.execute(
-                f"SELECT test_id, {column} FROM tests WHERE service = %s AND test_id = ANY(%s)",
-                (service, list(test_ids)),
+                f"SELECT test_id, {column} FROM tests WHERE service = %s "
+                "AND md5(test_id) = ANY(%s) AND test_id = ANY(%s)",
+                (service, [md5_hex(t) for t in ids], ids),
             )
             return dict(cur.fetchall())
 
@@ -237,7 +251,7 @@ class PsycopgWriter(PostgresWriter):
                 "INSERT INTO tests (service, test_id, suite, name, file, first_seen) "
                 "SELECT %s, test_id, suite, name, file, first_seen FROM gatekeeper_new_tests "
                 'ORDER BY test_id COLLATE "C" '
-                "ON CONFLICT (service, test_id) DO NOTHING RETURNING test_id, id",
+                "ON CONFLICT DO NOTHING RETURNING test_id, id",  # the key, as above
                 (service,),
             )
             pks: dict[str, int] = dict(cur.fetchall())
@@ -275,7 +289,9 @@ def _pg_statements() -> tuple[Any, Any]:
     )
     tests = (
         postgresql.insert(TESTS)
-        .on_conflict_do_nothing(index_elements=["service", "test_id"])
+        # No conflict target: the (service, test id) key is the table's one unique index, on
+        # md5(test_id) from schema version 5 (long names), on the text before.
+        .on_conflict_do_nothing()
         .returning(TESTS.c.test_id, TESTS.c.id)
     )
     return runs, tests

@@ -30,7 +30,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
 from gatekeeper import model
-from gatekeeper.errors import SchemaVersionError, StoreError
+from gatekeeper.errors import RunConflictError, SchemaVersionError, StoreError
 from gatekeeper.pauses import gc_paused
 from gatekeeper.store import bulk, codec, migrations
 from gatekeeper.store.engine import (
@@ -164,50 +164,89 @@ class HistoryStore(ReportQueries, TokenStore):
         """Store runs in ONE transaction: all of them or, on any error, none.
 
         Returns, per input position, whether that run was stored now (False: its (service,
-        run_id, attempt) was already in the history, or earlier in ``runs``). Concurrent
-        writers of the same run never duplicate it and never fail because of each other.
+        run_id, attempt) was already in the history from the same report files, or earlier in
+        ``runs``). See ``save_runs_kept`` for runs stored from other report files.
+        """
+        return [kept is None for kept in self.save_runs_kept(runs)]
+
+    def save_runs_kept(self, runs: Sequence[model.Run]) -> list[model.RunMeta | None]:
+        """Store runs in ONE transaction: all of them or, on any error, none.
+
+        Returns, per input position, None for a run stored now, or the metadata a run is kept
+        with when its (service, run_id, attempt) was already stored (or given earlier in
+        ``runs``) from the same report files: a repeat is an idempotent success. A key stored
+        from *other* report files raises RunConflictError and nothing is stored. The check and
+        the insert are one transaction, and a writer that loses the race for the unique key
+        compares the winner's report files again, so concurrent writers of one key never both
+        succeed with different content.
         """
         # Building 100k+ row tuples would trigger many full garbage collections of the
         # caller's records (a tenth of the time); none of it makes reference cycles.
         with gc_paused():
             return self._save_runs([codec.storable_run(run) for run in runs])
 
-    def _save_runs(self, runs: Sequence[model.Run]) -> list[bool]:
-        stored = [False] * len(runs)
+    def _save_runs(self, runs: Sequence[model.Run]) -> list[model.RunMeta | None]:
+        kept: list[model.RunMeta | None] = [None] * len(runs)
         first: dict[RunKey, int] = {}
         for i, run in enumerate(runs):
-            first.setdefault(_key(run.meta), i)
+            j = first.setdefault(_key(run.meta), i)
+            if j != i:
+                _same_sources(run, _sources_of(runs[j]), "given earlier in this call")
         if not first:
-            return stored
+            return kept
         now = datetime.now(UTC).replace(tzinfo=None)
         with self._transaction(f"saving {len(first)} run(s)", write=True) as conn:
             writer = bulk.writer_for(conn)
-            present = self._present_keys(conn, list(first))
+            present = self._stored_sources(conn, list(first))
+            for key, (_meta, sources) in present.items():
+                _same_sources(runs[first[key]], sources, "already stored")
             # Sorted, so that concurrent writers take row locks in the same order (no deadlock
             # on PostgreSQL).
             todo = sorted((k, i) for k, i in first.items() if k not in present)
-            if not todo:
-                return stored
-            test_pks = self._store_tests(conn, writer, [runs[i] for _, i in todo], now)
-            results = sum(len(runs[i].tests) for _, i in todo)
-            with writer.loading(conn, RESULTS, results):
-                for key, i in todo:
-                    doing = f"saving run {key[1]} attempt {key[2]} of {key[0]}"
-                    try:
-                        with translated_errors(
-                            self._target, doing, lock_timeout=self._lock_timeout
-                        ):
-                            stored[i] = self._insert_run(conn, writer, runs[i], test_pks, now)
-                    except (ValueError, OverflowError) as err:  # a value we cannot encode
-                        raise StoreError(
-                            f"{self._target.where}: {doing}: {err}", hint=NOTHING_STORED
-                        ) from err
-                    except KeyError as err:  # e.g. an outcome that is not a model.Outcome
-                        raise StoreError(
-                            f"{self._target.where}: {doing}: unknown value {err}",
-                            hint=NOTHING_STORED,
-                        ) from err
-        return stored
+            if todo:
+                self._insert_runs(conn, writer, runs, todo, present, now)
+        for i, run in enumerate(runs):
+            key = _key(run.meta)
+            if key in present:
+                kept[i] = present[key][0]
+            elif first[key] != i:
+                kept[i] = runs[first[key]].meta
+        return kept
+
+    def _insert_runs(
+        self,
+        conn: Connection,
+        writer: bulk.Writer,
+        runs: Sequence[model.Run],
+        todo: list[tuple[RunKey, int]],
+        present: dict[RunKey, tuple[model.RunMeta, list[tuple[str, str]]]],
+        now: datetime,
+    ) -> None:
+        """Insert the runs at the positions ``todo``; a key another writer stored after our
+        check (the unique key said so) is compared again and added to ``present``."""
+        test_pks = self._store_tests(conn, writer, [runs[i] for _, i in todo], now)
+        results = sum(len(runs[i].tests) for _, i in todo)
+        with writer.loading(conn, RESULTS, results):
+            for key, i in todo:
+                doing = f"saving run {key[1]} attempt {key[2]} of {key[0]}"
+                try:
+                    with translated_errors(self._target, doing, lock_timeout=self._lock_timeout):
+                        if self._insert_run(conn, writer, runs[i], test_pks, now):
+                            continue
+                        # Another writer committed this key after our check (PostgreSQL waited
+                        # for it on the unique key); this statement sees its rows.
+                        found = self._stored_sources(conn, [key])[key]
+                except (ValueError, OverflowError) as err:  # a value we cannot encode
+                    raise StoreError(
+                        f"{self._target.where}: {doing}: {err}", hint=NOTHING_STORED
+                    ) from err
+                except KeyError as err:  # e.g. an outcome that is not a model.Outcome
+                    raise StoreError(
+                        f"{self._target.where}: {doing}: unknown value {err}",
+                        hint=NOTHING_STORED,
+                    ) from err
+                _same_sources(runs[i], found[1], "already stored")
+                present[key] = found
 
     def _present_keys(self, conn: Connection, keys: list[RunKey]) -> set[RunKey]:
         found: set[RunKey] = set()
@@ -215,6 +254,26 @@ class HistoryStore(ReportQueries, TokenStore):
         for chunk in bulk.chunks(keys, bulk.CHUNK // 3):
             rows = conn.execute(select(*cols).where(tuple_(*cols).in_(chunk)))
             found.update((r[0], r[1], r[2]) for r in rows)
+        return found
+
+    def _stored_sources(
+        self, conn: Connection, keys: list[RunKey]
+    ) -> dict[RunKey, tuple[model.RunMeta, list[tuple[str, str]]]]:
+        """For those of ``keys`` already stored: the run's metadata and its report files as
+        (path, sha256), read in the caller's transaction."""
+        cols = (RUNS.c.service, RUNS.c.run_id, RUNS.c.attempt)
+        query = select(
+            *cols, RUNS.c.commit_sha, RUNS.c.branch, RUNS.c.run_at, RUNS.c.ci_provider,
+            RUNS.c.url, SOURCE_FILES.c.path, SOURCE_FILES.c.sha256,
+        ).select_from(RUNS.outerjoin(SOURCE_FILES, SOURCE_FILES.c.run_fk == RUNS.c.id))  # fmt: skip
+        found: dict[RunKey, tuple[model.RunMeta, list[tuple[str, str]]]] = {}
+        for chunk in bulk.chunks(list(dict.fromkeys(keys)), bulk.CHUNK // 3):
+            for row in conn.execute(query.where(tuple_(*cols).in_(chunk))):
+                key = (row.service, row.run_id, row.attempt)
+                if key not in found:
+                    found[key] = (codec.run_meta(row._mapping), [])
+                if row.sha256 is not None:
+                    found[key][1].append((row.path, row.sha256))
         return found
 
     def _store_tests(
@@ -450,23 +509,9 @@ class HistoryStore(ReportQueries, TokenStore):
     ) -> dict[RunKey, tuple[model.RunMeta, frozenset[str]]]:
         """For those of ``keys`` (service, run_id, attempt) already stored: the run's metadata
         and the SHA-256 of each report file it was ingested from. One read for a backfill."""
-        cols = (RUNS.c.service, RUNS.c.run_id, RUNS.c.attempt)
-        query = select(
-            *cols, RUNS.c.commit_sha, RUNS.c.branch, RUNS.c.run_at, RUNS.c.ci_provider,
-            RUNS.c.url, SOURCE_FILES.c.sha256,
-        ).select_from(RUNS.outerjoin(SOURCE_FILES, SOURCE_FILES.c.run_fk == RUNS.c.id))  # fmt: skip
-        metas: dict[RunKey, model.RunMeta] = {}
-        shas: dict[RunKey, set[str]] = {}
         with self._transaction("looking up runs") as conn:
-            for chunk in bulk.chunks(list(dict.fromkeys(keys)), bulk.CHUNK // 3):
-                for row in conn.execute(query.where(tuple_(*cols).in_(chunk))):
-                    key = (row.service, row.run_id, row.attempt)
-                    if key not in metas:
-                        metas[key] = codec.run_meta(row._mapping)
-                        shas[key] = set()
-                    if row.sha256 is not None:
-                        shas[key].add(row.sha256)
-        return {key: (meta, frozenset(shas[key])) for key, meta in metas.items()}
+            found = self._stored_sources(conn, list(keys))
+        return {key: (meta, frozenset(s for _, s in files)) for key, (meta, files) in found.items()}
 
     def run(self, run_pk: int) -> model.StoredRun | None:
         """One stored run by its key, or None."""
@@ -917,6 +962,33 @@ class HistoryStore(ReportQueries, TokenStore):
 
 def _key(meta: model.RunMeta) -> RunKey:
     return (meta.service, meta.run_id, meta.attempt)
+
+
+def _sources_of(run: model.Run) -> list[tuple[str, str]]:
+    return [(s.path, s.sha256) for s in run.sources]
+
+
+def _same_sources(run: model.Run, other: list[tuple[str, str]], how: str) -> None:
+    """Raise RunConflictError unless ``run`` comes from the same report files (by content)
+    as ``other``, the files its key is ``how`` ("already stored", ...) from."""
+    if {s.sha256 for s in run.sources} == {sha for _, sha in other}:
+        return
+    m = run.meta
+    raise RunConflictError(
+        f"{m.service} run {m.run_id} attempt {m.attempt}: {how} from other report files "
+        f"({_files_text(other)}; given now: {_files_text(_sources_of(run))}); a run is stored "
+        "once, from all of its reports, and nothing was stored now",
+        hint="ingest all of a job's reports in one call, or give each job its own --run-id",
+    )
+
+
+def _files_text(files: list[tuple[str, str]]) -> str:
+    """Report files for a message: path and the start of the SHA-256 of each, a few at most."""
+    if not files:
+        return "no report file"
+    shown = [f"{path} (sha256 {sha[:12]})" for path, sha in sorted(files)[:3]]
+    more = f" and {len(files) - 3} more" if len(files) > 3 else ""
+    return ", ".join(shown) + more
 
 
 def _effective_at(meta: model.RunMeta, now: datetime) -> datetime:

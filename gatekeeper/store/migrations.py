@@ -44,7 +44,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateIndex
 from sqlalchemy.types import TypeEngine
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 VERSION_KEY = "schema_version"
 # Any constant: a PostgreSQL advisory lock that serialises concurrent upgrades.
 _PG_UPGRADE_LOCK = 0x6761_7465  # "gate"
@@ -279,6 +279,31 @@ def _v4_api_tokens(conn: Connection) -> None:
     tokens.create(conn)
 
 
+# PostgreSQL's btree takes at most about 2,700 bytes per index entry: a 3,000-character pytest
+# parameter id or a 4,000-character branch failed the insert ("index row size ... exceeds btree
+# version 4 maximum 2704"). From version 5 these indexes hold the MD5 of the long text instead
+# (equal texts, equal hashes; the unique key still compares whole names through the hash, and a
+# lookup filters on the text too). SQLite has no such limit and keeps its indexes.
+V5_POSTGRES = (
+    "ALTER TABLE tests DROP CONSTRAINT uq_tests_key",
+    "CREATE UNIQUE INDEX uq_tests_key ON tests (service, md5(test_id))",
+    "DROP INDEX ix_runs_service_branch_time",
+    "CREATE INDEX ix_runs_service_branch_time ON runs (service, md5(branch), effective_at)",
+    "DROP INDEX ix_benchmarks_name_run",
+    "CREATE INDEX ix_benchmarks_name_run ON benchmarks (md5(name), run_fk)",
+    "ALTER TABLE gate_coverage DROP CONSTRAINT uq_gate_coverage_key",
+    "CREATE UNIQUE INDEX uq_gate_coverage_key ON gate_coverage (decision_fk, md5(subject))",
+)
+
+
+def _v5_long_keys(conn: Connection) -> None:
+    # Frozen once released, like the steps before it.
+    if conn.dialect.name != "postgresql":
+        return
+    for statement in V5_POSTGRES:
+        conn.exec_driver_sql(statement)
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     to_version: int
@@ -291,6 +316,11 @@ STEPS: tuple[Step, ...] = (
     Step(2, "benchmark samples and iterations; index on benchmark names", _v2_benchmark_samples),
     Step(3, "gate decisions and their coverage figures", _v3_gate_history),
     Step(4, "API tokens of gatekeeper serve", _v4_api_tokens),
+    Step(
+        5,
+        "PostgreSQL: long test names, branches and benchmark names indexed by hash",
+        _v5_long_keys,
+    ),
 )
 assert [s.to_version for s in STEPS] == list(range(1, SCHEMA_VERSION + 1))
 

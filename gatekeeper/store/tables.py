@@ -1,4 +1,4 @@
-"""The current schema (version 4) as SQLModel tables; queries use their Core ``__table__``.
+"""The current schema (version 5) as SQLModel tables; queries use their Core ``__table__``.
 
 Rows never leave ``gatekeeper.store``. The schema is *created* by ``migrations.py`` (v1's frozen
 DDL plus each later step), never from these classes; a test checks that both agree.
@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -60,7 +61,13 @@ class RunRow(SQLModel, table=True):
     __tablename__ = "runs"
     __table_args__ = (
         UniqueConstraint("service", "run_id", "attempt", name="uq_runs_key"),
-        Index("ix_runs_service_branch_time", "service", "branch", "effective_at"),
+        # Long text is indexed by its MD5 on PostgreSQL (schema version 5; migrations.py says why).
+        Index("ix_runs_service_branch_time", "service", "branch", "effective_at").ddl_if(
+            dialect="sqlite"
+        ),
+        Index("ix_runs_service_branch_time", "service", text("md5(branch)"), "effective_at").ddl_if(
+            dialect="postgresql"
+        ),
         Index("ix_runs_effective_at", "effective_at"),
     )
 
@@ -104,7 +111,12 @@ class TestRow(SQLModel, table=True):
 
     __test__ = False
     __tablename__ = "tests"
-    __table_args__ = (UniqueConstraint("service", "test_id", name="uq_tests_key"),)
+    __table_args__ = (
+        UniqueConstraint("service", "test_id", name="uq_tests_key").ddl_if(dialect="sqlite"),
+        Index("uq_tests_key", "service", text("md5(test_id)"), unique=True).ddl_if(
+            dialect="postgresql"
+        ),
+    )
 
     id: int | None = _pk()
     service: str = _required_text()
@@ -187,7 +199,9 @@ class BenchmarkRow(SQLModel, table=True):
     __tablename__ = "benchmarks"
     __table_args__ = (
         Index("ix_benchmarks_run", "run_fk"),
-        Index("ix_benchmarks_name_run", "name", "run_fk"),  # added in schema version 2
+        # added in schema version 2; by MD5 of the name on PostgreSQL from version 5
+        Index("ix_benchmarks_name_run", "name", "run_fk").ddl_if(dialect="sqlite"),
+        Index("ix_benchmarks_name_run", text("md5(name)"), "run_fk").ddl_if(dialect="postgresql"),
     )
 
     id: int | None = _pk()
@@ -225,7 +239,14 @@ class GateCoverageRow(SQLModel, table=True):
     """One coverage figure of a decision (version 3): the ratchet's baselines are read here."""
 
     __tablename__ = "gate_coverage"
-    __table_args__ = (UniqueConstraint("decision_fk", "subject", name="uq_gate_coverage_key"),)
+    __table_args__ = (
+        UniqueConstraint("decision_fk", "subject", name="uq_gate_coverage_key").ddl_if(
+            dialect="sqlite"
+        ),
+        Index("uq_gate_coverage_key", "decision_fk", text("md5(subject)"), unique=True).ddl_if(
+            dialect="postgresql"
+        ),
+    )
 
     id: int | None = _pk()
     decision_fk: int = _fk("gate_decisions.id")

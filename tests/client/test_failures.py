@@ -4,9 +4,12 @@ port, small stdlib HTTP servers that sleep or answer 503, and the real `gatekeep
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -120,7 +123,10 @@ def test_a_503_is_retried_and_the_gate_then_decides(world: World, tmp_path: Path
     args = ("gate", "junit.xml", "--service", "app", "--run-id", "after-503", "--format", "json")
     upstream = world.server.url
     with fake_server(_unavailable_then(lambda r: forward(upstream, r), 2)) as fake:
-        remote = run(*args, "--server", fake.url, cwd=tmp_path, env=world.env(**FAST))
+        # T=1 would be the deadline of the whole forwarded gate (upload, the real service's
+        # decision): too tight on a loaded machine; the retries are what this test is about.
+        env = world.env(**{**FAST, "GATEKEEPER_SERVER_TIMEOUT": "10"})
+        remote = run(*args, "--server", fake.url, cwd=tmp_path, env=env)
         assert len(fake.requests) == 3
         first, third = (_without_boundary(fake.requests[i]) for i in (0, 2))
         assert first == third and b"tests.test_app" in third  # the same upload, again
@@ -320,3 +326,81 @@ def test_a_catch_all_page_never_becomes_a_skip_list(job: Path) -> None:
         "gatekeeper sends (is --server the URL of gatekeeper serve?)"
     )
     assert done.stdout == ""
+
+
+# -- a server that drips: the timeout is a deadline ---------------------------------------------
+
+
+@contextlib.contextmanager
+def _dripping_server(head_first: bool) -> Iterator[tuple[str, list[float]]]:
+    """A loopback server that reads the request, then sends an answer one byte a second:
+    the headers at once and then the body (``head_first``), or the headers themselves too.
+    Yields its URL and the times connections arrived."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+    arrived: list[float] = []
+    body = b"{" + b" " * 998 + b"}"
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+
+    def drip(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            with contextlib.suppress(OSError):
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                if head_first:
+                    conn.sendall(head)
+                for i in range(len(head) + len(body)):
+                    if stop.wait(1.0):
+                        return
+                    chunk = (body if head_first else head + body)[i : i + 1]
+                    conn.sendall(chunk)
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            arrived.append(time.monotonic())
+            threading.Thread(target=drip, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", arrived
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+@pytest.mark.parametrize("head_first", [True, False], ids=["body", "headers"])
+def test_a_server_that_drips_is_exit_2_within_the_deadline(job: Path, head_first: bool) -> None:
+    """GATEKEEPER_SERVER_TIMEOUT=2, no retries, one byte a second: exit 2 within 10 s (it
+    waited 45 s and more before: each read was quick, so no read timeout ever fired)."""
+    with _dripping_server(head_first) as (url, arrived):
+        started = time.monotonic()
+        _code, _out, message = _gate(
+            job, url, GATEKEEPER_SERVER_TIMEOUT="2", GATEKEEPER_SERVER_RETRIES="0"
+        )
+        elapsed = time.monotonic() - started
+    assert elapsed < 10, elapsed
+    assert len(arrived) == 1
+    assert message.startswith(f"{url}: no answer within 2 s after 1 attempt over 2.")
+    assert "$GATEKEEPER_SERVER_TIMEOUT" in message
+
+
+def test_the_deadline_covers_the_retries(job: Path) -> None:
+    """T=1, one retry: two attempts of at most 1 s each and one pause (at most 1 s)."""
+    with _dripping_server(True) as (url, arrived):
+        started = time.monotonic()
+        _code, _out, message = _gate(
+            job, url, GATEKEEPER_SERVER_TIMEOUT="1", GATEKEEPER_SERVER_RETRIES="1"
+        )
+        elapsed = time.monotonic() - started
+    assert len(arrived) == 2
+    assert elapsed < 7, elapsed  # 2 x 1 s + a pause of at most 1 s, and the CLI's start
+    assert "no answer within 1 s after 2 attempts" in message

@@ -194,7 +194,7 @@ def test_missing_file_is_empty_only_when_the_caller_says_so(tmp_path: Path) -> N
 def test_a_directory_is_not_a_registry(tmp_path: Path) -> None:
     with pytest.raises(RegistryError) as info:
         registry.load(tmp_path)
-    assert str(info.value) == f"{tmp_path}: cannot read it: Is a directory"
+    assert str(info.value) == f"{tmp_path}: cannot read it: is a folder, not a regular file"
 
 
 def test_a_huge_file_is_refused_before_it_is_read(tmp_path: Path) -> None:

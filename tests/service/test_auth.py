@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from gatekeeper.store.migrations import SCHEMA_VERSION
+
 from ..conftest import SAMPLES
 from .conftest import API, Server, cli, make_token, start_server
 
@@ -57,7 +59,7 @@ def test_health_needs_no_token(setup: tuple[Server, dict[str, str], str, Path]) 
     server = setup[0]
     with server.client() as c:
         assert c.get("/healthz").json() == {"status": "ok"}
-        assert c.get("/readyz").json() == {"status": "ready", "schema_version": 4}
+        assert c.get("/readyz").json() == {"status": "ready", "schema_version": SCHEMA_VERSION}
 
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)

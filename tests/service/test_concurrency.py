@@ -5,6 +5,7 @@ exactly once. (Correctness only; benchmarks/service.py measures the latency.)"""
 from __future__ import annotations
 
 import random
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -88,3 +89,73 @@ def test_concurrent_uploads_to_two_replicas_store_each_run_once(
     assert len(per_run) == DISTINCT and len(set(per_run)) == 1 and per_run[0][0] >= 39
     for s in servers:  # both replicas took their half
         assert s.log().count("POST /api/v1/runs 20") == UPLOADS // 2
+
+
+def _junit(failing: bool, tag: str) -> bytes:
+    fail = '<failure message="boom">assert 1 == 2</failure>' if failing else ""
+    return (
+        f'<testsuite name="s" tests="2"><!-- {tag} -->'
+        '<testcase classname="s" name="t_ok" time="0.1"/>'
+        f'<testcase classname="s" name="t_maybe" time="0.1">{fail}</testcase>'
+        "</testsuite>"
+    ).encode()
+
+
+@pytest.mark.postgres
+def test_racing_different_reports_of_one_run_through_two_replicas(
+    two_servers: tuple[list[Server], str, str],
+) -> None:
+    """10 run keys x (report A twice + a failing report B), all sent at once, alternating
+    replicas: each key is stored once; every success (201/200) carries the content kept;
+    every other upload is a 409 naming the run; nothing is lost or doubled."""
+    servers, token, db = two_servers
+    keys = 10
+    plan = [(f"race-{k}", what) for k in range(keys) for what in ("A", "B", "A")]
+    body = {"A": _junit(False, "A"), "B": _junit(True, "B")}
+    start = threading.Barrier(len(plan))
+    clients = [
+        httpx.Client(
+            base_url=s.url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=120,
+            limits=httpx.Limits(max_connections=len(plan)),
+        )
+        for s in servers
+    ]
+
+    def send(i: int) -> tuple[int, dict[str, object]]:
+        run_id, what = plan[i]
+        start.wait(timeout=60)
+        r = clients[i % 2].post(
+            f"{API}/runs",
+            files=[("files", ("junit.xml", body[what]))],
+            data={"service": "race", "run_id": run_id, "branch": "main"},
+        )
+        return r.status_code, r.json()
+
+    try:
+        with ThreadPoolExecutor(len(plan)) as pool:
+            answers = list(pool.map(send, range(len(plan))))
+    finally:
+        for c in clients:
+            c.close()
+    with psycopg.connect(db) as conn:
+        rows = dict(
+            conn.execute(
+                "SELECT run_id, count(*) FROM runs WHERE service = 'race' GROUP BY run_id"
+            ).fetchall()
+        )
+        failed = dict(conn.execute("SELECT run_id, failed FROM runs").fetchall())
+    assert rows == {f"race-{k}": 1 for k in range(keys)}  # none lost, none doubled
+    for k in range(keys):
+        run_id = f"race-{k}"
+        kept = "B" if failed[run_id] else "A"
+        mine = [(what, a) for (rid, what), a in zip(plan, answers, strict=True) if rid == run_id]
+        assert sum(status == 201 for _, (status, _) in mine) == 1
+        for what, (status, answer) in mine:
+            if what == kept:
+                assert status in (200, 201), answer
+                assert answer["failed"] == failed[run_id]
+            else:
+                assert status == 409, answer
+                assert f"run {run_id} attempt 1" in str(answer)

@@ -335,3 +335,86 @@ def test_the_clis_warnings_come_as_headers(
     assert r.status_code == 200
     assert r.text == done.stdout
     assert r.headers.get_list("gatekeeper-warning") == warnings
+
+
+# -- metadata is one line of UTF-8 text; limits answer as documented -----------------------------
+
+
+def _raw_form(fields: list[tuple[str, bytes]], junit: bytes) -> bytes:
+    out = b""
+    for name, value in fields:
+        out += b'--gk\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (
+            name.encode(),
+            value,
+        )
+    out += (
+        b'--gk\r\nContent-Disposition: form-data; name="files"; filename="junit.xml"\r\n'
+        b"Content-Type: application/xml\r\n\r\n" + junit + b"\r\n--gk--\r\n"
+    )
+    return out
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            [(b"service", b"app"), (b"run_id", b"m\xff\xfeta")],
+            "run_id: not UTF-8 text (byte 2 is 0xff)",
+        ),
+        (
+            [(b"service", b"app\n::warning::x")],
+            "service: holds a line break ('\\n' at character 4)",
+        ),
+        ([(b"service", b"app"), (b"branch", b"main\x1b[2J")], "branch: holds a control character"),
+        ([(b"service", b"   ")], "service: blank (only spaces)"),
+    ],
+    ids=["not-utf8", "newline", "escape", "blank"],
+)
+def test_metadata_that_is_not_one_line_of_utf8_text_is_refused(
+    setup: tuple[Server, str, str, Path], fields: list[tuple[bytes, bytes]], message: str
+) -> None:
+    server, token, _cli_db, cwd = setup
+    body = _raw_form([(n.decode(), v) for n, v in fields], (cwd / "junit.xml").read_bytes())
+    with server.client(token) as c:
+        r = c.post(
+            f"{API}/runs",
+            content=body,
+            headers={"Content-Type": "multipart/form-data; boundary=gk"},
+        )
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["message"].startswith(message)
+
+
+def test_more_files_than_the_limit_is_413_as_documented(
+    setup: tuple[Server, str, str, Path],
+) -> None:
+    server, token, _cli_db, _cwd = setup
+    status, body = _post(server, token, [(f"f{i}.xml", b"<a/>") for i in range(1001)])
+    assert status == 413, body
+    error = body["error"]
+    assert isinstance(error, dict)
+    assert error["message"] == "the upload: more than the limit of 1,000 files per request"
+
+
+def test_a_client_that_leaves_while_an_oversized_body_is_drained_is_no_500(
+    setup: tuple[Server, str, str, Path],
+) -> None:
+    import socket
+    import time
+
+    server, token, _cli_db, _cwd = setup
+    host, port = server.url.removeprefix("http://").split(":")
+    head = (
+        f"POST {API}/runs HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+        "Content-Type: multipart/form-data; boundary=gk\r\nContent-Length: 900000000\r\n\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port))) as s:
+        s.sendall(head + b"x" * 100_000)
+        time.sleep(0.5)  # the server is draining the body it refused
+    deadline = time.monotonic() + 10
+    while "disconnected" not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = server.log()
+    assert "the client disconnected while its oversized upload was being refused" in log
+    assert "Traceback" not in log and "internal error" not in log
+    assert " 500 " not in log  # no request answered 500

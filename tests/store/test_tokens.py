@@ -132,15 +132,15 @@ def test_a_version_3_database_gets_the_tokens_table_and_keeps_its_runs(db_url: s
     assert _rows(db_url, "SELECT value FROM schema_meta") == [("3",)]
     assert "api_tokens" not in inspect(create_engine(parse_url(db_url).url)).get_table_names()
     with open_store(db_url, create=False) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 4
+        assert store.schema_version() == SCHEMA_VERSION == 5
         assert [r.meta.run_id for r in store.runs()] == ["3001"]
         assert store.tokens() == []
         assert store.add_token("ci", "upload", _hash("x"), T0) is not None
-    assert _rows(db_url, "SELECT value FROM schema_meta") == [("4",)]
+    assert _rows(db_url, "SELECT value FROM schema_meta") == [(str(SCHEMA_VERSION),)]
     # opening again runs no step
     engine = create_engine(parse_url(db_url).url)
     with engine.begin() as conn:
-        assert migrations.upgrade(conn) == (4, 4)
+        assert migrations.upgrade(conn) == (SCHEMA_VERSION, SCHEMA_VERSION)
     engine.dispose()
     with open_store(db_url, create=False) as store:
         assert [t.name for t in store.tokens()] == ["ci"]
