@@ -54,8 +54,9 @@ import numpy as np
 from scipy.special import stdtr
 
 from gatekeeper.gate.benchmarks import compare, judge
+from gatekeeper.gate.shift import judge_run
 from gatekeeper.model import BenchmarkResult, BenchmarkVerdict, SpreadKind
-from gatekeeper.rules import BenchmarkRules
+from gatekeeper.rules import BenchmarkRules, GateConfig
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -259,6 +260,139 @@ def run_all(trials: int, unchanged: int, seed: int) -> list[Cell]:
                 n = unchanged if change == 0 else trials
                 cells.append(run_cell(model, kind, cv, change, n, cuts[key], [seed, mi, ci, di]))
     return cells
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole runs: a loaded machine moves every benchmark at once
+# ---------------------------------------------------------------------------------------------
+
+RUN_BENCHMARKS = 40  # benchmarks per run
+RUN_REGRESSED, RUN_FACTOR = 4, 2.5  # the code change: 4 benchmarks 2.5x slower
+LOAD = (1.5, 3.5)  # a loaded machine slows a run by a factor drawn from this range
+LOAD_JITTER = 0.15  # "one factor": each benchmark's own factor scatters this much (log sd)
+LOADED_HISTORY = 3  # in "history with loaded runs", this many of the 20 earlier runs are loaded
+#: (name, load of the current run, benchmarks regressed, loaded runs in the history). Loads:
+#: "run" = one factor for the run with per-benchmark jitter; "each" = every benchmark its own
+#: factor drawn from the whole range (the harshest reading of "1.5-3.5x slower together").
+RUN_SCENARIOS: tuple[tuple[str, str, int, int], ...] = (
+    ("quiet, no change", "", 0, 0),
+    ("quiet, 4 benchmarks 2.5x slower", "", RUN_REGRESSED, 0),
+    ("loaded, no change", "run", 0, 0),
+    ("loaded, 4 benchmarks 2.5x slower", "run", RUN_REGRESSED, 0),
+    ("loaded each its own factor, no change", "each", 0, 0),
+    ("loaded each its own factor, 4 benchmarks 2.5x slower", "each", RUN_REGRESSED, 0),
+    ("quiet, loaded runs in the history, 4 benchmarks 2.5x slower", "", RUN_REGRESSED, 3),
+)
+
+
+def _load(rng: np.random.Generator, how: str, n: int) -> np.ndarray:
+    """Per-benchmark slow-down factors of one loaded run."""
+    if how == "each":
+        return rng.uniform(*LOAD, size=n)
+    return rng.uniform(*LOAD) * np.exp(LOAD_JITTER * rng.standard_normal(n))
+
+
+def simulate_run(
+    rng: np.random.Generator, load: str, regressed: int, loaded_history: int
+) -> tuple[list[BenchmarkResult], dict[tuple[str, str], list[BenchmarkResult]], set[str]]:
+    """One run of RUN_BENCHMARKS benchmarks: (current results, history per benchmark newest
+    first, names of the benchmarks a code change slowed). Benchmark i has noise CVS[i % 4] and
+    reports KINDS[i // 4 % 4]; a loaded run's samples are LOADED times as noisy."""
+    current: list[BenchmarkResult] = []
+    history: dict[tuple[str, str], list[BenchmarkResult]] = {}
+    loaded_runs = rng.permutation(WINDOW)[:loaded_history]
+    history_load = {int(i): _load(rng, "run", RUN_BENCHMARKS) for i in loaded_runs}
+    now_load = _load(rng, load, RUN_BENCHMARKS) if load else np.ones(RUN_BENCHMARKS)
+    slowed = {f"bench_{i:02d}" for i in rng.permutation(RUN_BENCHMARKS)[:regressed]}
+    for i in range(RUN_BENCHMARKS):
+        name, cv, kind = f"bench_{i:02d}", CVS[i % len(CVS)], KINDS[i // len(CVS) % len(KINDS)]
+        sigma = math.sqrt(math.log1p(cv * cv))
+        between, within = math.sqrt(1 - WITHIN) * sigma, math.sqrt(WITHIN * SAMPLES) * sigma
+        centre = math.log(10 ** rng.uniform(2, 7))
+        centres = centre + between * rng.standard_normal(WINDOW)
+        noisy = np.ones(WINDOW)
+        for r, factors in history_load.items():
+            centres[r] += math.log(factors[i])
+            noisy[r] = LOADED
+        hist = np.exp(
+            centres[:, None] + (within * noisy)[:, None] * rng.standard_normal((WINDOW, SAMPLES))
+        )
+        now = centre + between * rng.standard_normal() + math.log(now_load[i])
+        if name in slowed:
+            now += math.log(RUN_FACTOR)
+        spread = within * (LOADED if load else 1.0)
+        cur = np.exp(now + spread * rng.standard_normal(SAMPLES))
+        runs = [replace(r, name=name) for r in results(hist, kind)[0]]
+        history[("", name)] = runs[::-1]
+        current.append(replace(results(cur[None, :], kind)[0][0], name=name))
+    return current, history, slowed
+
+
+def run_scenarios(trials: int, seed: int) -> list[dict[str, Any]]:
+    """Per scenario: regressions named per run by the gate (common shift removed) and by the
+    same rule without it ("before": each benchmark alone), how many of the slowed ones each
+    caught, and how often the gate found a common shift."""
+    config = GateConfig()
+    out = []
+    for si, (name, load, regressed, loaded_history) in enumerate(RUN_SCENARIOS):
+        rng = np.random.default_rng([seed, 7, si])
+        named = {"before": [], "after": []}  # type: dict[str, list[int]]
+        caught = {"before": 0, "after": 0}
+        shifts = 0
+        for _ in range(trials):
+            current, history, slowed = simulate_run(rng, load, regressed, loaded_history)
+            alone = [
+                judge(b, history[("", b.name)], config.benchmark_rules("", b.name))
+                for b in current
+            ]
+            run = judge_run(current, history, config, "")
+            shifts += run.shift is not None and run.shift.worse
+            for key, js in (("before", alone), ("after", run.judgements)):
+                bad = {j.name for j in js if j.verdict is BenchmarkVerdict.REGRESSION}
+                named[key].append(len(bad - slowed))
+                caught[key] += len(bad & slowed)
+        row: dict[str, Any] = {"scenario": name, "trials": trials, "shift_found": shifts / trials}
+        for key in ("before", "after"):
+            row[key] = {
+                "false_per_run": float(np.mean(named[key])),
+                "false_max": int(np.max(named[key])),
+                "runs_with_at_most_1_false": float(np.mean(np.asarray(named[key]) <= 1)),
+                "false_share": float(np.sum(named[key])) / (trials * (RUN_BENCHMARKS - regressed)),
+                "caught": caught[key] / (trials * regressed) if regressed else None,
+            }
+        out.append(row)
+    return out
+
+
+def render_runs(by_seed: dict[int, list[dict[str, Any]]]) -> str:
+    """One row per scenario: before -> after, as the mean over seeds [min-max]."""
+
+    def spread(values: list[float], pct: bool) -> str:
+        lo, hi, mean = min(values), max(values), sum(values) / len(values)
+        f = (lambda x: f"{100 * x:.1f}%") if pct else (lambda x: f"{x:.2f}")
+        return f"{f(mean)} [{f(lo)}-{f(hi)}]" if len(values) > 1 else f(mean)
+
+    seeds = sorted(by_seed)
+    rows = []
+    for i, (name, _load_kind, regressed, _h) in enumerate(RUN_SCENARIOS):
+        cells = [by_seed[s][i] for s in seeds]
+        row = [name]
+        for key in ("before", "after"):
+            row.append(spread([c[key]["false_per_run"] for c in cells], False))
+            row.append(str(max(c[key]["false_max"] for c in cells)))
+            row.append(
+                spread([c[key]["caught"] for c in cells], True) if regressed else "–"
+            )
+        row.append(spread([c["shift_found"] for c in cells], True))
+        rows.append(row)
+    header = ["scenario (40 benchmarks)"]
+    for key in ("before", "after"):
+        header += [f"{key}: false regressions per run", f"{key}: most in a run", f"{key}: caught"]
+    header.append("after: common shift found")
+    trials = by_seed[seeds[0]][0]["trials"]
+    head = f"Whole runs ({trials} runs per scenario and seed; seeds {', '.join(map(str, seeds))}; "
+    head += "mean [min-max] over seeds):\n"
+    return head + "\n" + _table(header, rows)
 
 
 # ---------------------------------------------------------------------------------------------

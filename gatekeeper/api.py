@@ -33,6 +33,7 @@ from gatekeeper.errors import (
     RegistryError,
     RunConflictError,
     StoreError,
+    UndecidedError,
     UnknownFormatError,
     reason_of,
 )
@@ -834,7 +835,10 @@ class Gatekeeper:
         """Ingest one run (as `ingest` does), then decide on it, and store the decision.
 
         Everything that can make the gate unable to decide (reports, the registry, the base
-        ref) is read before anything is written, so a refused gate leaves no trace.
+        ref) is read before anything is written, so a refused gate leaves no trace. A gate that
+        cannot decide on the run's own results (its benchmarks moved together, and
+        ``benchmarks.common_shift`` is ``undecided``) stores the run and its decision, then
+        raises ``UndecidedError``.
         """
         reports, notes = self.collect(patterns, fmt)
         run, parsed = self._parse_run(reports, flags, notes)
@@ -909,6 +913,7 @@ class Gatekeeper:
         from gatekeeper import registry
         from gatekeeper.gate import coverage as gate_coverage
         from gatekeeper.gate import decide as gate_decide
+        from gatekeeper.gate import shift as gate_shift
         from gatekeeper.gate import tests as gate_tests
 
         meta = run.meta
@@ -954,6 +959,7 @@ class Gatekeeper:
                 )
             )
         judgements: tuple[BenchmarkJudgement, ...] = ()
+        shift = None
         if run.benchmarks:
             window = max(
                 config.benchmark_rules(meta.service, b.name).window for b in run.benchmarks
@@ -965,7 +971,8 @@ class Gatekeeper:
                 exclude=key,
                 names={(b.group, b.name) for b in run.benchmarks},
             )
-            judgements = gate_decide.judge_benchmarks(run.benchmarks, history, config, meta.service)
+            judged = gate_shift.judge_run(run.benchmarks, history, config, meta.service)
+            judgements, shift = judged.judgements, judged.shift
         decision = gate_decide.decide(
             meta,
             outcome.counts,
@@ -975,6 +982,8 @@ class Gatekeeper:
             warnings=warnings,
             base_ref=base_ref,
             stored=outcome.stored,
+            common_shift=shift,
+            shift_rules=config.run_benchmark_rules(meta.service),
         )
         from gatekeeper.emit import gate as emit_gate
 
@@ -988,6 +997,9 @@ class Gatekeeper:
             coverage=decision.coverage,
             base_ref=base_ref,
         )
+        if decision.undecided:
+            # stored (not as a pass), so the report sees the shift; the job is told to re-run
+            raise UndecidedError(decision.undecided)
         return decision
 
     def _ratchet_baselines(
