@@ -42,6 +42,7 @@ from gatekeeper.model import (
     ApiToken,
     BenchmarkJudgement,
     BenchmarkResult,
+    BenchmarkSample,
     BurstRun,
     CoverageReport,
     FailureKind,
@@ -55,6 +56,7 @@ from gatekeeper.model import (
     Run,
     RunCounts,
     RunMeta,
+    RunShift,
     ServiceSummary,
     SourceFile,
     TestExecution,
@@ -1099,7 +1101,7 @@ class Gatekeeper:
         ``max_drop``, benchmark rules); ``today`` (expired quarantines) to the day of ``now``.
         """
         from gatekeeper import flaky, registry
-        from gatekeeper.gate import decide as gate_decide
+        from gatekeeper.gate import shift as gate_shift
         from gatekeeper.report import build_report, history_window, replay_plan
 
         moment = now or datetime.now(UTC)
@@ -1129,12 +1131,24 @@ class Gatekeeper:
             since=since, until=end, branch=branch, lookback=history_window(config), service=service
         )
         judgements: dict[tuple[int, str, str], BenchmarkJudgement] = {}
+        shifts: dict[int, RunShift] = {}
+        # Run by run, as the gate judges: a run whose benchmarks moved together (a load spike)
+        # is judged with the common shift removed, so it is not named as a regression.
+        by_run: dict[tuple[int, str], list[tuple[BenchmarkSample, Sequence[BenchmarkResult]]]]
+        by_run = {}
         for sample, history in replay_plan(benchmarks, decisions, config, since=since, until=end):
-            b = sample.result
-            judged = gate_decide.judge_benchmarks(
-                [b], {(b.group, b.name): history}, config, sample.service
+            by_run.setdefault((sample.run_pk, sample.service), []).append((sample, history))
+        for (run_pk, run_service), items in by_run.items():
+            judged = gate_shift.judge_run(
+                [s.result for s, _ in items],
+                {(s.result.group, s.result.name): h for s, h in items},
+                config,
+                run_service,
             )
-            judgements[(sample.run_pk, b.group, b.name)] = judged[0]
+            for (s, _), j in zip(items, judged.judgements, strict=True):
+                judgements[(run_pk, s.result.group, s.result.name)] = j
+            if judged.shift is not None:
+                shifts[run_pk] = judged.shift
         return build_report(
             since=since,
             until=end,
@@ -1151,6 +1165,7 @@ class Gatekeeper:
             today=today or moment.date(),
             generated_at=moment,
             service=service,
+            shifts=shifts,
         )
 
     def history_summary(self) -> list[ServiceSummary]:
