@@ -2,6 +2,7 @@
 
     python benchmarks/regressions.py            # 400 trials per cell, 2,000 unchanged: ~1 min
     python benchmarks/regressions.py --quick    # 10 and 50: 2 seconds, the same tables
+    python benchmarks/regressions.py --runs-only --runs 100   # only the whole runs: ~1 min
 
 Each trial simulates one benchmark: 20 earlier runs on the default branch (the default window)
 and a current run whose true value is 0 % to 60 % slower, and asks ``gatekeeper.gate.benchmarks
@@ -34,8 +35,19 @@ apart, for the stress cases (loaded, spiky):
   flags above its 99th percentile (and above the threshold), the most any rule can catch from
   one run at 1 % false alarms.
 
-Also: a sweep of the significance level, the window length, and the hypothesis tested. Writes
-benchmarks/results/regressions.json and prints the tables (docs/gate-benchmarks.md shows them).
+Also: a sweep of the significance level, the window length, and the hypothesis tested.
+
+**Whole runs** (``gatekeeper.gate.shift.judge_run``): a run of 40 benchmarks (noise 2/5/10/15 %,
+the four result kinds, ten of each) on a quiet or a loaded machine (1.5x to 3.5x slower, samples
+3x as noisy; one factor per run scattered by 15 % per benchmark, or each benchmark its own factor
+from the whole range), with or without 4 benchmarks a change made 2.5x slower, and with or
+without loaded runs in the history. Scored on seeds ``--seed`` .. ``--seed + 2``: regressions
+named per run among the unchanged benchmarks, and the share of the slowed ones named, for the
+gate, for the same rule on each benchmark alone ("before": the gate without the common shift)
+and for the best possible rule (knows the run's factor and each benchmark's noise).
+
+Writes benchmarks/results/regressions.json and prints the tables (docs/gate-benchmarks.md shows
+them).
 """
 
 from __future__ import annotations

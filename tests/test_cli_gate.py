@@ -547,9 +547,7 @@ def test_a_loaded_run_fails_with_one_finding_when_set_to_fail(tmp_path: Path) ->
     done = _loaded_gate(tmp_path, "benchmarks:\n  common_shift: fail\n", fmt="json")
     assert done.returncode == 1, done.stdout + done.stderr
     verdict = json.loads(done.stdout)
-    assert [(f["kind"], f["subject"]) for f in verdict["failures"]] == [
-        ("benchmark", "benchmarks")
-    ]
+    assert [(f["kind"], f["subject"]) for f in verdict["failures"]] == [("benchmark", "benchmarks")]
     assert verdict["common_shift"]["moved"] == verdict["common_shift"]["judged"] == 8
     assert 2.2 < verdict["common_shift"]["factor"] < 2.6
     assert {b["verdict"] for b in verdict["benchmarks"]} == {"unchanged"}

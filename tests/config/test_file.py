@@ -1073,9 +1073,7 @@ def configs(draw: st.DrawFn) -> GateConfig:
     benchmarks = draw(_bench)
     # `common_shift` is about whole runs: an override has the global one
     overrides = tuple(
-        BenchmarkOverride(
-            name=g, rules=replace(draw(_bench), common_shift=benchmarks.common_shift)
-        )
+        BenchmarkOverride(name=g, rules=replace(draw(_bench), common_shift=benchmarks.common_shift))
         for g in globs
     )
     return GateConfig(

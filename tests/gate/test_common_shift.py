@@ -59,9 +59,7 @@ def _history(
     for n in names:
         a = NOISE[n] * _ZS
         values = [CENTRES[n] * math.exp(a * z) for z in _Z]
-        out[("", n)] = [
-            _result(n, v, None if spread is None else spread * v) for v in values
-        ]
+        out[("", n)] = [_result(n, v, None if spread is None else spread * v) for v in values]
     return out
 
 
@@ -307,7 +305,10 @@ def test_a_common_factor_never_makes_a_regression(
     history = {
         ("", n): [_result(n, CENTRES[n] * math.exp(noise * _ZS * z)) for z in _Z] for n in names
     }
-    run = [_result(n, CENTRES[n] * math.exp(j) * factor) for n, j in zip(names, jitter)]
+    run = [
+        _result(n, CENTRES[n] * math.exp(j) * factor)
+        for n, j in zip(names, jitter[:count], strict=True)
+    ]
     judged = judge_run(run, history, CONFIG, "app")
     assert not _named(judged.judgements)
     assert judged.shift is not None and judged.shift.moved == count

@@ -49,15 +49,11 @@ def _ingest(root: Path, runs: list[tuple[int, dict[str, float]]]) -> None:
     for day, values in runs:
         name = f"bench-{day:02d}.txt"
         (root / name).write_text(bench_log(values, 0.01))
-        manifest.append(
-            json.dumps(
-                {
-                    "path": name, "service": "app", "commit": f"{day:040x}", "branch": "main",
-                    "run_id": f"run-{day:02d}", "timestamp": f"2026-11-{day:02d}T10:00:00Z",
-                    "attempt": 1,
-                }
-            )  # fmt: skip
-        )
+        meta = {
+            "path": name, "service": "app", "commit": f"{day:040x}", "branch": "main",
+            "run_id": f"run-{day:02d}", "timestamp": f"2026-11-{day:02d}T10:00:00Z", "attempt": 1,
+        }  # fmt: skip
+        manifest.append(json.dumps(meta))
     (root / "manifest.jsonl").write_text("\n".join(manifest) + "\n")
     done = gatekeeper("ingest", "--manifest", "manifest.jsonl", cwd=root)
     assert done.returncode == 0, done.stderr
