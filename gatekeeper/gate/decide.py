@@ -44,7 +44,7 @@ def _shift_findings(
         note = f"{shift.text} (a faster machine?); each was judged with it removed"
         return [], [GateFailure(FailureKind.BENCHMARK, "benchmarks", note, service)], ""
     said = f"{shift.text} (likely a loaded machine)"
-    if mode is CommonShift.UNDECIDED:
+    if mode is CommonShift.UNDECIDED and not informational:
         why = f"benchmarks: {said}; re-run on a quieter machine, or set benchmarks.common_shift"
         warning = f"{said}; each was judged with it removed; the gate could not decide"
         return [], [GateFailure(FailureKind.BENCHMARK, "benchmarks", warning, service)], why
@@ -53,7 +53,7 @@ def _shift_findings(
     )
     if mode is CommonShift.FAIL and not informational:
         return [finding], [], ""
-    return [], [finding], ""
+    return [], [finding], ""  # warn, or informational benchmarks: never blocks the gate
 
 
 def _benchmark_findings(

@@ -73,7 +73,8 @@ def scatter(residuals: Sequence[tuple[float, float]]) -> float:
 
     if not residuals or not wide(0.0):
         return 0.0
-    low, high = 0.0, max(abs(r) for r, _ in residuals)
+    # at tau = max|r| / sqrt(_CHI2_MEDIAN) every ratio is at most _CHI2_MEDIAN: not wide
+    low, high = 0.0, max(abs(r) for r, _ in residuals) / math.sqrt(_CHI2_MEDIAN)
     for _ in range(60):  # bisection: the median falls as tau grows
         mid = (low + high) / 2
         low, high = (mid, high) if wide(mid) else (low, mid)
@@ -97,7 +98,7 @@ def judge_run(
         if j.verdict in not_judged or j.baseline is None:
             continue  # new, too little history, a baseline of 0, or a value not finite
         c = compare(b, h, r)
-        if c is not None:
+        if c is not None and math.isfinite(c.worse):  # a value of 0 is no ratio to share
             judged.append((b, c, r))
     shift = find_shift(judged)
     if shift is None:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from gatekeeper.gate.benchmarks import judge
 from gatekeeper.gate.coverage import CoverageOutcome
 from gatekeeper.gate.decide import decide
-from gatekeeper.gate.shift import MIN_JUDGED, judge_run
+from gatekeeper.gate.shift import MIN_JUDGED, judge_run, scatter
 from gatekeeper.gate.tests import TestsOutcome
 from gatekeeper.model import (
     BenchmarkResult,
@@ -195,6 +195,34 @@ def test_benchmarks_without_enough_history_do_not_count() -> None:
     assert judged.shift is not None and judged.shift.judged == 10
     verdicts = {j.verdict for j in judged.judgements[:30]}
     assert verdicts == {V.INSUFFICIENT_HISTORY}
+
+
+def test_the_scatter_is_where_standardised_residuals_look_like_normal_noise() -> None:
+    # all residuals 0.3 with scale 0.01: median(0.09 / (0.0001 + tau^2)) = 0.454936 at
+    # tau^2 = 0.09 / 0.454936 - 0.0001 (tau = 0.44466); far above max|r|, the first guess
+    assert scatter([(0.3, 0.01)] * 9) == pytest.approx(math.sqrt(0.09 / 0.454936 - 0.0001))
+    assert scatter([(0.3, 0.01), (-0.3, 0.01), (0.3, 0.01)]) == pytest.approx(0.44466, abs=1e-5)
+    # residuals no wider than their scales: no scatter
+    assert scatter([(0.01, 0.05), (-0.02, 0.05), (0.0, 0.05)]) == 0.0
+
+
+def test_a_benchmark_that_dropped_to_zero_takes_no_part_in_the_shift() -> None:
+    run = _run(2.3)
+    run[0] = replace(run[0], value=0.0)  # a time of 0: a 100 % "improvement", no ratio
+    judged = judge_run(run, _history(), CONFIG, "app")
+    assert judged.shift is not None and judged.shift.judged == 39
+    assert judged.judgements[0].verdict is V.IMPROVEMENT
+    assert len(_named(judged.judgements)) <= 1
+
+
+def test_informational_benchmarks_never_leave_the_gate_undecided() -> None:
+    judged = judge_run(_run(2.3), _history(), CONFIG, "app")
+    d = decide(
+        META, RunCounts(), TestsOutcome(), None, judged.judgements,
+        common_shift=judged.shift, shift_rules=BenchmarkRules(informational=True),
+    )  # fmt: skip
+    assert d.passed is True and d.undecided == ""
+    assert [w.subject for w in d.warnings] == ["benchmarks"]
 
 
 # ---------------------------------------------------------------------------------------------
