@@ -66,7 +66,7 @@ import numpy as np
 from scipy.special import stdtr
 
 from gatekeeper.gate.benchmarks import compare, judge
-from gatekeeper.gate.shift import judge_run
+from gatekeeper.gate.shift import judge_run, steady_history
 from gatekeeper.model import BenchmarkResult, BenchmarkVerdict, SpreadKind
 from gatekeeper.rules import BenchmarkRules, GateConfig
 
@@ -335,13 +335,19 @@ def oracle_cut(cv: float, load: str) -> float:
 
 def simulate_run(
     rng: np.random.Generator, load: str, regressed: int, loaded_history: int
-) -> tuple[list[BenchmarkResult], dict[tuple[str, str], list[BenchmarkResult]], set[str], set[str]]:
+) -> tuple[
+    list[BenchmarkResult],
+    dict[tuple[str, str], list[tuple[int, BenchmarkResult]]],
+    set[str],
+    set[str],
+]:
     """One run of RUN_BENCHMARKS benchmarks: (current results, history per benchmark newest
-    first, names of the benchmarks a code change slowed, names the best possible rule flags).
+    first with the index of its run, names of the benchmarks a code change slowed, names the
+    best possible rule flags).
     Benchmark i has noise CVS[i % 4] and reports KINDS[i // 4 % 4]; a loaded run's samples are
     LOADED times as noisy."""
     current: list[BenchmarkResult] = []
-    history: dict[tuple[str, str], list[BenchmarkResult]] = {}
+    history: dict[tuple[str, str], list[tuple[int, BenchmarkResult]]] = {}
     best: set[str] = set()
     loaded_runs = rng.permutation(WINDOW)[:loaded_history]
     history_load = {int(i): _load(rng, "run", RUN_BENCHMARKS)[0] for i in loaded_runs}
@@ -366,7 +372,7 @@ def simulate_run(
         spread = within * (LOADED if load else 1.0)
         cur = np.exp(now + spread * rng.standard_normal(SAMPLES))
         runs = [replace(r, name=name) for r in results(hist, kind)[0]]
-        history[("", name)] = runs[::-1]
+        history[("", name)] = list(enumerate(runs))[::-1]
         current.append(replace(results(cur[None, :], kind)[0][0], name=name))
         if math.log(cur.mean()) - centre - common > oracle_cut(cv, load):
             best.add(name)
@@ -374,9 +380,9 @@ def simulate_run(
 
 
 def run_scenarios(trials: int, seed: int) -> list[dict[str, Any]]:
-    """Per scenario: regressions named per run by the gate (common shift removed) and by the
-    same rule without it ("before": each benchmark alone), how many of the slowed ones each
-    caught, and how often the gate found a common shift."""
+    """Per scenario: regressions named per run by the gate (the history's and the run's common
+    shifts removed) and by the same rule without them ("before": each benchmark alone), how many
+    of the slowed ones each caught, and how often the gate found a common shift."""
     config = GateConfig()
     out = []
     for si, (name, load, regressed, loaded_history) in enumerate(RUN_SCENARIOS):
@@ -387,9 +393,10 @@ def run_scenarios(trials: int, seed: int) -> list[dict[str, Any]]:
         for _ in range(trials):
             current, history, slowed, best = simulate_run(rng, load, regressed, loaded_history)
             alone = [
-                judge(b, history[("", b.name)], config.benchmark_rules("", b.name)) for b in current
+                judge(b, [r for _, r in history[("", b.name)]], config.benchmark_rules("", b.name))
+                for b in current
             ]
-            run = judge_run(current, history, config, "")
+            run = judge_run(current, steady_history(history, config, ""), config, "")
             shifts += run.shift is not None and run.shift.worse
             flagged = {
                 "before": {j.name for j in alone if j.verdict is BenchmarkVerdict.REGRESSION},

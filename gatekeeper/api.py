@@ -966,13 +966,14 @@ class Gatekeeper:
             window = max(
                 config.benchmark_rules(meta.service, b.name).window for b in run.benchmarks
             )
-            history = self.store.benchmark_baselines(
+            earlier = self.store.benchmark_baseline_runs(
                 meta.service,
                 branch,
                 window=window,
                 exclude=key,
                 names={(b.group, b.name) for b in run.benchmarks},
             )
+            history = gate_shift.steady_history(earlier, config, meta.service)
             judged = gate_shift.judge_run(run.benchmarks, history, config, meta.service)
             judgements, shift = judged.judgements, judged.shift
         decision = gate_decide.decide(
@@ -1134,14 +1135,17 @@ class Gatekeeper:
         shifts: dict[int, RunShift] = {}
         # Run by run, as the gate judges: a run whose benchmarks moved together (a load spike)
         # is judged with the common shift removed, so it is not named as a regression.
-        by_run: dict[tuple[int, str], list[tuple[BenchmarkSample, Sequence[BenchmarkResult]]]]
+        by_run: dict[
+            tuple[int, str], list[tuple[BenchmarkSample, Sequence[tuple[int, BenchmarkResult]]]]
+        ]
         by_run = {}
         for sample, history in replay_plan(benchmarks, decisions, config, since=since, until=end):
             by_run.setdefault((sample.run_pk, sample.service), []).append((sample, history))
         for (run_pk, run_service), items in by_run.items():
+            earlier = {(s.result.group, s.result.name): h for s, h in items}
             judged = gate_shift.judge_run(
                 [s.result for s, _ in items],
-                {(s.result.group, s.result.name): h for s, h in items},
+                gate_shift.steady_history(earlier, config, run_service),
                 config,
                 run_service,
             )

@@ -18,11 +18,18 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gatekeeper.gate.benchmarks import Comparison, Shift, compare, judge, verdict_of
-from gatekeeper.model import BenchmarkJudgement, BenchmarkResult, BenchmarkVerdict, RunShift
+from gatekeeper.model import (
+    BenchmarkJudgement,
+    BenchmarkResult,
+    BenchmarkVerdict,
+    Direction,
+    RunShift,
+)
 from gatekeeper.rules import BenchmarkRules, GateConfig
 
 #: Fewest judged benchmarks before "most of them moved together" means anything: of 3 or 4,
@@ -32,6 +39,7 @@ MIN_JUDGED = 5
 _CHI2_MEDIAN = 0.454936423119572
 
 BenchKey = tuple[str, str]  # (group, name)
+RunId = int  # the store's key of an earlier run
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,4 +120,71 @@ def judge_run(
             judged=len(judged),
             scatter=shift.scatter,
         ),
+    )
+
+
+def steady_history(
+    history: Mapping[BenchKey, Sequence[tuple[RunId, BenchmarkResult]]],
+    config: GateConfig,
+    service: str,
+) -> dict[BenchKey, list[BenchmarkResult]]:
+    """The earlier results (each with the run it came from, newest first), with the common
+    shift of every earlier run that had one divided out, so that loaded runs in the window
+    neither move the baseline nor widen the noise.
+
+    An earlier run had one when it holds at least ``MIN_JUDGED`` of these benchmarks and more
+    than half of them are further than their threshold (``max_regression``) from their window's
+    median, the same way; its factor is the median of their log ratios to those medians. Other
+    runs are left as they are.
+    """
+    offsets: dict[RunId, list[float]] = defaultdict(list)
+    limits: dict[RunId, list[float]] = defaultdict(list)
+    for (_group, name), results in history.items():
+        rules = config.benchmark_rules(service, name)
+        window = results[: max(rules.window, 0)]
+        unit = window[0][1].unit if window else ""
+        usable = [
+            (run, r)
+            for run, r in window
+            if r.unit == unit and math.isfinite(r.value) and r.value > 0
+        ]
+        if not usable:
+            continue
+        centre = statistics.median(math.log(r.value) for _, r in usable)
+        for run, r in usable:
+            sign = 1.0 if (rules.direction or r.direction) is Direction.LOWER_IS_BETTER else -1.0
+            offsets[run].append(sign * (math.log(r.value) - centre))
+            limits[run].append(math.log1p(rules.max_regression / 100))
+    factors: dict[RunId, float] = {}
+    for run, worse in offsets.items():
+        if len(worse) < MIN_JUDGED:
+            continue
+        beyond = [w for w, limit in zip(worse, limits[run], strict=True) if abs(w) > limit]
+        same_way = max(sum(w > 0 for w in beyond), sum(w < 0 for w in beyond))
+        if 2 * same_way > len(worse):
+            factors[run] = statistics.median(worse)
+    out: dict[BenchKey, list[BenchmarkResult]] = {}
+    for key, results in history.items():
+        rules = config.benchmark_rules(service, key[1])
+        steady = []
+        for run, r in results:
+            shift = factors.get(run)
+            if shift is None or not (math.isfinite(r.value) and r.value > 0):
+                steady.append(r)
+                continue
+            lower = (rules.direction or r.direction) is Direction.LOWER_IS_BETTER
+            steady.append(_scaled(r, math.exp(-shift if lower else shift)))
+        out[key] = steady
+    return out
+
+
+def _scaled(r: BenchmarkResult, f: float) -> BenchmarkResult:
+    """A result with its value, spread, bounds and samples multiplied by ``f``."""
+    return replace(
+        r,
+        value=r.value * f,
+        spread=None if r.spread is None else r.spread * f,
+        lower=None if r.lower is None else r.lower * f,
+        upper=None if r.upper is None else r.upper * f,
+        samples=tuple(x * f for x in r.samples),
     )

@@ -505,10 +505,11 @@ def replay_plan(
     *,
     since: datetime,
     until: datetime,
-) -> list[tuple[BenchmarkSample, tuple[BenchmarkResult, ...]]]:
+) -> list[tuple[BenchmarkSample, tuple[tuple[int, BenchmarkResult], ...]]]:
     """The benchmark results of the period the gate did not decide on, each with the history
     the gate would have judged it against: the benchmark's results of earlier runs on the
-    default branch, newest first, at most its rules' ``window`` of them.
+    default branch, newest first, at most its rules' ``window`` of them, each with its run's
+    key (``gate.shift.steady_history`` takes them so).
 
     The caller judges each pair with the gate's own rule (``gate.decide.judge_benchmarks``).
     """
@@ -518,14 +519,14 @@ def replay_plan(
     for s in samples:
         if s.branch == config.default_branch:
             series[(s.service, s.result.group, s.result.name)].append(s)
-    plan: list[tuple[BenchmarkSample, tuple[BenchmarkResult, ...]]] = []
+    plan: list[tuple[BenchmarkSample, tuple[tuple[int, BenchmarkResult], ...]]] = []
     for (service, _group, name), items in sorted(series.items()):
         items.sort(key=lambda s: (s.at, s.run_pk))
         window = max(config.benchmark_rules(service, name).window, 0)
         for i, s in enumerate(items):
             if s.run_pk in decided or not since <= s.at < until:
                 continue
-            earlier = [e.result for e in items[:i] if e.run_pk != s.run_pk]
+            earlier = [(e.run_pk, e.result) for e in items[:i] if e.run_pk != s.run_pk]
             plan.append((s, tuple(reversed(earlier[-window:] if window else []))))
     return plan
 

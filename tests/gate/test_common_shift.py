@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from gatekeeper.gate.benchmarks import judge
 from gatekeeper.gate.coverage import CoverageOutcome
 from gatekeeper.gate.decide import decide
-from gatekeeper.gate.shift import MIN_JUDGED, judge_run, scatter
+from gatekeeper.gate.shift import MIN_JUDGED, judge_run, scatter, steady_history
 from gatekeeper.gate.tests import TestsOutcome
 from gatekeeper.model import (
     BenchmarkResult,
@@ -223,6 +223,54 @@ def test_informational_benchmarks_never_leave_the_gate_undecided() -> None:
     )  # fmt: skip
     assert d.passed is True and d.undecided == ""
     assert [w.subject for w in d.warnings] == ["benchmarks"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Loaded runs in the history
+# ---------------------------------------------------------------------------------------------
+
+LOADED_EARLIER = {2, 5, 9, 12, 15, 18}  # 6 of the 20 earlier runs (more than a quarter) loaded
+
+
+def _with_runs(load: float = 2.3) -> dict[tuple[str, str], list[tuple[int, BenchmarkResult]]]:
+    """The 20 quiet earlier runs (run k is the k-th of each window), 6 of them 2.3x slow."""
+    return {
+        key: [
+            (k, replace(r, value=r.value * load) if k in LOADED_EARLIER else r)
+            for k, r in enumerate(results)
+        ]
+        for key, results in _history().items()
+    }
+
+
+def test_loaded_runs_in_the_history_are_divided_out() -> None:
+    steady = steady_history(_with_runs(), CONFIG, "app")
+    quiet = _history()
+    for key, results in steady.items():
+        for k, (r, q) in enumerate(zip(results, quiet[key], strict=True)):
+            if k in LOADED_EARLIER:
+                # 2.3 and the run's own shared noise (every benchmark of run k is a * Z[k] off,
+                # a 3 % median) divided out: within 10 % of the quiet value
+                assert 0.9 < r.value / q.value < 1.1
+            else:
+                assert r == q
+
+
+def test_a_history_with_many_loaded_runs_still_catches_a_change() -> None:
+    """6 of 20 earlier runs 2.3x slow: more than a quarter, so the noise estimate keeps them
+    (sd of the logs about 0.4) and a 2.5x change (0.92) is no longer significant alone; with
+    the loaded runs divided out the noise is 2-5 % again."""
+    slowed = {NAMES[3]: 2.5, NAMES[14]: 2.5, NAMES[25]: 2.5, NAMES[38]: 2.5}
+    run = _run(1.0, slowed)
+    raw = {k: [r for _, r in v] for k, v in _with_runs().items()}
+    assert _named(judge_run(run, raw, CONFIG, "app").judgements) == set()
+    steady = steady_history(_with_runs(), CONFIG, "app")
+    assert _named(judge_run(run, steady, CONFIG, "app").judgements) == set(slowed)
+
+
+def test_a_quiet_history_is_left_as_it_is() -> None:
+    steady = steady_history(_with_runs(load=1.0), CONFIG, "app")
+    assert steady == _history()
 
 
 # ---------------------------------------------------------------------------------------------
