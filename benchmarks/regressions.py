@@ -2,6 +2,7 @@
 
     python benchmarks/regressions.py            # 400 trials per cell, 2,000 unchanged: ~1 min
     python benchmarks/regressions.py --quick    # 10 and 50: 2 seconds, the same tables
+    python benchmarks/regressions.py --runs-only --runs 100   # only the whole runs: ~1 min
 
 Each trial simulates one benchmark: 20 earlier runs on the default branch (the default window)
 and a current run whose true value is 0 % to 60 % slower, and asks ``gatekeeper.gate.benchmarks
@@ -34,8 +35,19 @@ apart, for the stress cases (loaded, spiky):
   flags above its 99th percentile (and above the threshold), the most any rule can catch from
   one run at 1 % false alarms.
 
-Also: a sweep of the significance level, the window length, and the hypothesis tested. Writes
-benchmarks/results/regressions.json and prints the tables (docs/gate-benchmarks.md shows them).
+Also: a sweep of the significance level, the window length, and the hypothesis tested.
+
+**Whole runs** (``gatekeeper.gate.shift.judge_run``): a run of 40 benchmarks (noise 2/5/10/15 %,
+the four result kinds, ten of each) on a quiet or a loaded machine (1.5x to 3.5x slower, samples
+3x as noisy; one factor per run scattered by 15 % per benchmark, or each benchmark its own factor
+from the whole range), with or without 4 benchmarks a change made 2.5x slower, and with or
+without loaded runs in the history. Scored on seeds ``--seed`` .. ``--seed + 2``: regressions
+named per run among the unchanged benchmarks, and the share of the slowed ones named, for the
+gate, for the same rule on each benchmark alone ("before": the gate without the common shift)
+and for the best possible rule (knows the run's factor and each benchmark's noise).
+
+Writes benchmarks/results/regressions.json and prints the tables (docs/gate-benchmarks.md shows
+them).
 """
 
 from __future__ import annotations
@@ -54,8 +66,9 @@ import numpy as np
 from scipy.special import stdtr
 
 from gatekeeper.gate.benchmarks import compare, judge
+from gatekeeper.gate.shift import judge_run, steady_history
 from gatekeeper.model import BenchmarkResult, BenchmarkVerdict, SpreadKind
-from gatekeeper.rules import BenchmarkRules
+from gatekeeper.rules import BenchmarkRules, GateConfig
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -259,6 +272,188 @@ def run_all(trials: int, unchanged: int, seed: int) -> list[Cell]:
                 n = unchanged if change == 0 else trials
                 cells.append(run_cell(model, kind, cv, change, n, cuts[key], [seed, mi, ci, di]))
     return cells
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole runs: a loaded machine moves every benchmark at once
+# ---------------------------------------------------------------------------------------------
+
+RUN_BENCHMARKS = 40  # benchmarks per run
+RUN_SEEDS = 3  # the whole-run scenarios run on --seed, --seed + 1, --seed + 2
+RUN_REGRESSED, RUN_FACTOR = 4, 2.5  # the code change: 4 benchmarks 2.5x slower
+LOAD = (1.5, 3.5)  # a loaded machine slows a run by a factor drawn from this range
+LOAD_JITTER = 0.15  # "one factor": each benchmark's own factor scatters this much (log sd)
+#: (name, load of the current run, benchmarks regressed, loaded runs in the history). Loads:
+#: "run" = one factor for the run with per-benchmark jitter; "each" = every benchmark its own
+#: factor drawn from the whole range (the harshest reading of "1.5-3.5x slower together").
+RUN_SCENARIOS: tuple[tuple[str, str, int, int], ...] = (
+    ("quiet, no change", "", 0, 0),
+    ("quiet, 4 benchmarks 2.5x slower", "", RUN_REGRESSED, 0),
+    ("loaded, no change", "run", 0, 0),
+    ("loaded, 4 benchmarks 2.5x slower", "run", RUN_REGRESSED, 0),
+    ("loaded each its own factor, no change", "each", 0, 0),
+    ("loaded each its own factor, 4 benchmarks 2.5x slower", "each", RUN_REGRESSED, 0),
+    ("quiet, 3 of the 20 earlier runs loaded, 4 benchmarks 2.5x slower", "", RUN_REGRESSED, 3),
+    ("quiet, 6 of the 20 earlier runs loaded, 4 benchmarks 2.5x slower", "", RUN_REGRESSED, 6),
+)
+
+
+def _load(rng: np.random.Generator, how: str, n: int) -> tuple[np.ndarray, float]:
+    """Per-benchmark slow-down factors of one loaded run, and the run's common log factor as
+    the best possible rule knows it (for "each": the mean of ln U(1.5, 3.5))."""
+    if how == "each":
+        a, b = LOAD
+        mean_log = (b * math.log(b) - a * math.log(a)) / (b - a) - 1
+        return rng.uniform(*LOAD, size=n), mean_log
+    factor = rng.uniform(*LOAD)
+    return factor * np.exp(LOAD_JITTER * rng.standard_normal(n)), math.log(factor)
+
+
+_CUTS: dict[tuple[float, str], float] = {}
+
+
+def oracle_cut(cv: float, load: str) -> float:
+    """The best possible rule's cut on ln(current / (true value x the run's common factor)):
+    it knows the noise of this benchmark in this kind of run exactly (including how a load
+    scatters benchmarks) and flags above the 99th percentile and the threshold."""
+    key = (cv, load)
+    if key not in _CUTS:
+        rng = np.random.default_rng([SEED, 11, int(cv * 100), len(load)])
+        n = 20_000
+        sigma = math.sqrt(math.log1p(cv * cv))
+        between, within = math.sqrt(1 - WITHIN) * sigma, math.sqrt(WITHIN * SAMPLES) * sigma
+        spread = within * (LOADED if load else 1.0)
+        rel = between * rng.standard_normal(n)
+        rel += np.log(np.exp(spread * rng.standard_normal((n, SAMPLES))).mean(axis=1))
+        if load:
+            factors, common = zip(*(_load(rng, load, 1) for _ in range(n)), strict=True)
+            rel += np.log(np.concatenate(factors)) - np.asarray(common)
+        median = float(np.median(rel))
+        _CUTS[key] = max(float(np.quantile(rel, BEST_QUANTILE)), median + math.log1p(THRESHOLD))
+    return _CUTS[key]
+
+
+def simulate_run(
+    rng: np.random.Generator, load: str, regressed: int, loaded_history: int
+) -> tuple[
+    list[BenchmarkResult],
+    dict[tuple[str, str], list[tuple[int, BenchmarkResult]]],
+    set[str],
+    set[str],
+]:
+    """One run of RUN_BENCHMARKS benchmarks: (current results, history per benchmark newest
+    first with the index of its run, names of the benchmarks a code change slowed, names the
+    best possible rule flags).
+    Benchmark i has noise CVS[i % 4] and reports KINDS[i // 4 % 4]; a loaded run's samples are
+    LOADED times as noisy."""
+    current: list[BenchmarkResult] = []
+    history: dict[tuple[str, str], list[tuple[int, BenchmarkResult]]] = {}
+    best: set[str] = set()
+    loaded_runs = rng.permutation(WINDOW)[:loaded_history]
+    history_load = {int(i): _load(rng, "run", RUN_BENCHMARKS)[0] for i in loaded_runs}
+    now_load, common = _load(rng, load, RUN_BENCHMARKS) if load else (np.ones(RUN_BENCHMARKS), 0.0)
+    slowed = {f"bench_{i:02d}" for i in rng.permutation(RUN_BENCHMARKS)[:regressed]}
+    for i in range(RUN_BENCHMARKS):
+        name, cv, kind = f"bench_{i:02d}", CVS[i % len(CVS)], KINDS[i // len(CVS) % len(KINDS)]
+        sigma = math.sqrt(math.log1p(cv * cv))
+        between, within = math.sqrt(1 - WITHIN) * sigma, math.sqrt(WITHIN * SAMPLES) * sigma
+        centre = math.log(10 ** rng.uniform(2, 7))
+        centres = centre + between * rng.standard_normal(WINDOW)
+        noisy = np.ones(WINDOW)
+        for r, factors in history_load.items():
+            centres[r] += math.log(factors[i])
+            noisy[r] = LOADED
+        hist = np.exp(
+            centres[:, None] + (within * noisy)[:, None] * rng.standard_normal((WINDOW, SAMPLES))
+        )
+        now = centre + between * rng.standard_normal() + math.log(now_load[i])
+        if name in slowed:
+            now += math.log(RUN_FACTOR)
+        spread = within * (LOADED if load else 1.0)
+        cur = np.exp(now + spread * rng.standard_normal(SAMPLES))
+        runs = [replace(r, name=name) for r in results(hist, kind)[0]]
+        history[("", name)] = list(enumerate(runs))[::-1]
+        current.append(replace(results(cur[None, :], kind)[0][0], name=name))
+        if math.log(cur.mean()) - centre - common > oracle_cut(cv, load):
+            best.add(name)
+    return current, history, slowed, best
+
+
+def run_scenarios(trials: int, seed: int) -> list[dict[str, Any]]:
+    """Per scenario: regressions named per run by the gate (the history's and the run's common
+    shifts removed) and by the same rule without them ("before": each benchmark alone), how many
+    of the slowed ones each caught, and how often the gate found a common shift."""
+    config = GateConfig()
+    out = []
+    for si, (name, load, regressed, loaded_history) in enumerate(RUN_SCENARIOS):
+        rng = np.random.default_rng([seed, 7, si])
+        named: dict[str, list[int]] = {"before": [], "after": [], "best": []}
+        caught = dict.fromkeys(named, 0)
+        shifts = 0
+        for _ in range(trials):
+            current, history, slowed, best = simulate_run(rng, load, regressed, loaded_history)
+            alone = [
+                judge(b, [r for _, r in history[("", b.name)]], config.benchmark_rules("", b.name))
+                for b in current
+            ]
+            run = judge_run(current, steady_history(history, config, ""), config, "")
+            shifts += run.shift is not None and run.shift.worse
+            flagged = {
+                "before": {j.name for j in alone if j.verdict is BenchmarkVerdict.REGRESSION},
+                "after": {
+                    j.name for j in run.judgements if j.verdict is BenchmarkVerdict.REGRESSION
+                },
+                "best": best,
+            }
+            for key, bad in flagged.items():
+                named[key].append(len(bad - slowed))
+                caught[key] += len(bad & slowed)
+        row: dict[str, Any] = {"scenario": name, "trials": trials, "shift_found": shifts / trials}
+        for key in named:
+            row[key] = {
+                "false_per_run": float(np.mean(named[key])),
+                "false_max": int(np.max(named[key])),
+                "runs_with_at_most_1_false": float(np.mean(np.asarray(named[key]) <= 1)),
+                "false_share": float(np.sum(named[key])) / (trials * (RUN_BENCHMARKS - regressed)),
+                "caught": caught[key] / (trials * regressed) if regressed else None,
+            }
+        out.append(row)
+    return out
+
+
+def render_runs(by_seed: dict[int, list[dict[str, Any]]]) -> str:
+    """One row per scenario: before -> after, as the mean over seeds [min-max]."""
+
+    def spread(values: list[float], pct: bool) -> str:
+        lo, hi, mean = min(values), max(values), sum(values) / len(values)
+        f = (lambda x: f"{100 * x:.1f}%") if pct else (lambda x: f"{x:.2f}")
+        return f"{f(mean)} [{f(lo)}-{f(hi)}]" if len(values) > 1 else f(mean)
+
+    seeds = sorted(by_seed)
+    rows = []
+    keys = ("before", "after", "best")
+    for i, (name, _load_kind, regressed, _h) in enumerate(RUN_SCENARIOS):
+        cells = [by_seed[s][i] for s in seeds]
+        row = [name]
+        row += [spread([c[k]["false_per_run"] for c in cells], False) for k in keys]
+        row += [str(max(c[k]["false_max"] for c in cells)) for k in keys[:2]]
+        row.append(spread([c["after"]["runs_with_at_most_1_false"] for c in cells], True))
+        for k in keys:
+            row.append(spread([c[k]["caught"] for c in cells], True) if regressed else "–")
+        row.append(spread([c["shift_found"] for c in cells], True))
+        rows.append(row)
+    header = [
+        "scenario (40 benchmarks)",
+        "false per run: before", "after", "best possible",
+        "most in a run: before", "after",
+        "runs with ≤ 1 false: after",
+        "caught: before", "after", "best possible",
+        "common shift found",
+    ]  # fmt: skip
+    trials = by_seed[seeds[0]][0]["trials"]
+    head = f"Whole runs ({trials} runs per scenario and seed; seeds {', '.join(map(str, seeds))}; "
+    head += "mean [min-max] over seeds):\n"
+    return head + "\n" + _table(header, rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -512,11 +707,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer trials (a few seconds)")
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--runs", type=int, default=None, help="whole runs per scenario and seed (default 100)"
+    )
+    parser.add_argument("--runs-only", action="store_true", help="only the whole-run scenarios")
     parser.add_argument("--out", type=Path, default=RESULTS / "regressions.json")
     args = parser.parse_args(argv)
+    parser_runs: int | None = args.runs
     trials, unchanged = (10, 50) if args.quick else (400, 2000)
     started = time.perf_counter()
-    cells = run_all(trials, unchanged, args.seed)
+    cells = [] if args.runs_only else run_all(trials, unchanged, args.seed)
     settings = {
         "quick": args.quick,
         "seed": args.seed,
@@ -532,12 +732,22 @@ def main(argv: list[str] | None = None) -> int:
         "changes": list(CHANGES),
         "combos": [list(c) for c in COMBOS],
     }
-    summary = summarise(cells, settings)
+    summary = summarise(cells, settings) if cells else {"settings": settings}
+    runs = parser_runs or (5 if args.quick else 100)
+    seeds = [args.seed + i for i in range(RUN_SEEDS)]
+    by_seed = {s: run_scenarios(runs, s) for s in seeds}
+    summary["runs"] = {str(s): rows for s, rows in by_seed.items()}
     summary["seconds"] = round(time.perf_counter() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    print(render(summary))
-    print(f"\n{sum(c.trials for c in cells):,} trials in {summary['seconds']} s; wrote {args.out}")
+    if cells:
+        print(render(summary))
+        print()
+    print(render_runs(by_seed))
+    print(
+        f"\n{sum(c.trials for c in cells):,} trials and {runs * len(RUN_SCENARIOS) * RUN_SEEDS:,} "
+        f"whole runs in {summary['seconds']} s; wrote {args.out}"
+    )
     return 0
 
 

@@ -71,6 +71,7 @@ benchmarks:
   direction: null                 # as each report states (times: lower is better)
   ceiling: null
   informational: false
+  common_shift: undecided         # most benchmarks moved together (a loaded machine): exit 2
   overrides:                      # the first entry whose name matches wins
     - name: "startup/*"
       max_regression: 10
@@ -131,6 +132,7 @@ min_history = 5
 direction = false
 ceiling = false
 informational = false
+common_shift = "undecided"
 
 [[tool.gatekeeper.benchmarks.overrides]]
 name = "startup/*"
@@ -171,6 +173,10 @@ MISTAKES = [
     ("A choice that does not exist", "tests:\n  flaky_result: retry\n"),
     ("A top-level-only key in a service", "services:\n  api:\n    coverage: {service_line: 70}\n"),
     ("Turning off a key that cannot be off", "benchmarks:\n  window: null\n"),
+    (
+        "A run-wide key in a per-benchmark override",
+        'benchmarks:\n  overrides:\n    - name: "parse/*"\n      common_shift: warn\n',
+    ),
     ("Broken YAML", "coverage:\n  line: 80\n patch: 80\n"),
 ]
 

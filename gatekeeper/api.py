@@ -34,6 +34,7 @@ from gatekeeper.errors import (
     NoReportsError,
     RegistryError,
     StoreError,
+    UndecidedError,
     UnknownFormatError,
     reason_of,
 )
@@ -42,6 +43,7 @@ from gatekeeper.model import (
     ApiToken,
     BenchmarkJudgement,
     BenchmarkResult,
+    BenchmarkSample,
     BurstRun,
     CoverageReport,
     FailureKind,
@@ -56,6 +58,7 @@ from gatekeeper.model import (
     Run,
     RunCounts,
     RunMeta,
+    RunShift,
     ServiceSummary,
     SourceFile,
     TestExecution,
@@ -874,7 +877,10 @@ class Gatekeeper:
         """Ingest one run (as `ingest` does), then decide on it, and store the decision.
 
         Everything that can make the gate unable to decide (reports, the registry, the base
-        ref) is read before anything is written, so a refused gate leaves no trace.
+        ref) is read before anything is written, so a refused gate leaves no trace. A gate that
+        cannot decide on the run's own results (its benchmarks moved together, and
+        ``benchmarks.common_shift`` is ``undecided``) stores the run and its decision, then
+        raises ``UndecidedError``.
         """
         reports, notes = self.collect(patterns, fmt)
         run, parsed = self._parse_run(reports, flags, notes)
@@ -952,6 +958,7 @@ class Gatekeeper:
         from gatekeeper import registry
         from gatekeeper.gate import coverage as gate_coverage
         from gatekeeper.gate import decide as gate_decide
+        from gatekeeper.gate import shift as gate_shift
         from gatekeeper.gate import tests as gate_tests
 
         meta = run.meta
@@ -1008,18 +1015,21 @@ class Gatekeeper:
                 )
             )
         judgements: tuple[BenchmarkJudgement, ...] = ()
+        shift = None
         if run.benchmarks:
             window = max(
                 config.benchmark_rules(meta.service, b.name).window for b in run.benchmarks
             )
-            history = self.store.benchmark_baselines(
+            earlier = self.store.benchmark_baseline_runs(
                 meta.service,
                 branch,
                 window=window,
                 exclude=key,
                 names={(b.group, b.name) for b in run.benchmarks},
             )
-            judgements = gate_decide.judge_benchmarks(run.benchmarks, history, config, meta.service)
+            history = gate_shift.steady_history(earlier, config, meta.service)
+            judged = gate_shift.judge_run(run.benchmarks, history, config, meta.service)
+            judgements, shift = judged.judgements, judged.shift
         decision = gate_decide.decide(
             meta,
             outcome.counts,
@@ -1029,6 +1039,8 @@ class Gatekeeper:
             warnings=warnings,
             base_ref=base_ref,
             stored=outcome.stored,
+            common_shift=shift,
+            shift_rules=config.run_benchmark_rules(meta.service),
         )
         from gatekeeper.emit import gate as emit_gate
 
@@ -1042,6 +1054,9 @@ class Gatekeeper:
             coverage=decision.coverage,
             base_ref=base_ref,
         )
+        if decision.undecided:
+            # stored (not as a pass), so the report sees the shift; the job is told to re-run
+            raise UndecidedError(decision.undecided)
         return decision
 
     def _ratchet_baselines(
@@ -1141,7 +1156,7 @@ class Gatekeeper:
         ``max_drop``, benchmark rules); ``today`` (expired quarantines) to the day of ``now``.
         """
         from gatekeeper import flaky, registry
-        from gatekeeper.gate import decide as gate_decide
+        from gatekeeper.gate import shift as gate_shift
         from gatekeeper.report import build_report, history_window, replay_plan
 
         self.require_history()
@@ -1172,12 +1187,27 @@ class Gatekeeper:
             since=since, until=end, branch=branch, lookback=history_window(config), service=service
         )
         judgements: dict[tuple[int, str, str], BenchmarkJudgement] = {}
+        shifts: dict[int, RunShift] = {}
+        # Run by run, as the gate judges: a run whose benchmarks moved together (a load spike)
+        # is judged with the common shift removed, so it is not named as a regression.
+        by_run: dict[
+            tuple[int, str], list[tuple[BenchmarkSample, Sequence[tuple[int, BenchmarkResult]]]]
+        ]
+        by_run = {}
         for sample, history in replay_plan(benchmarks, decisions, config, since=since, until=end):
-            b = sample.result
-            judged = gate_decide.judge_benchmarks(
-                [b], {(b.group, b.name): history}, config, sample.service
+            by_run.setdefault((sample.run_pk, sample.service), []).append((sample, history))
+        for (run_pk, run_service), items in by_run.items():
+            earlier = {(s.result.group, s.result.name): h for s, h in items}
+            judged = gate_shift.judge_run(
+                [s.result for s, _ in items],
+                gate_shift.steady_history(earlier, config, run_service),
+                config,
+                run_service,
             )
-            judgements[(sample.run_pk, b.group, b.name)] = judged[0]
+            for (s, _), j in zip(items, judged.judgements, strict=True):
+                judgements[(run_pk, s.result.group, s.result.name)] = j
+            if judged.shift is not None:
+                shifts[run_pk] = judged.shift
         return build_report(
             since=since,
             until=end,
@@ -1194,6 +1224,7 @@ class Gatekeeper:
             today=today or moment.date(),
             generated_at=moment,
             service=service,
+            shifts=shifts,
         )
 
     def history_summary(self) -> list[ServiceSummary]:

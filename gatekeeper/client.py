@@ -45,6 +45,7 @@ from gatekeeper.model import (
     MutedFailure,
     RunCounts,
     RunMeta,
+    RunShift,
 )
 
 T = TypeVar("T")
@@ -868,4 +869,17 @@ def decision_from_json(body: Any) -> GateDecision:
         benchmarks=tuple(_benchmark(j) for j in body["benchmarks"]),
         base_ref=_opt_str(body["base_ref"]),
         stored=bool(body["stored"]),
+        common_shift=_shift(body.get("common_shift")),
+    )
+
+
+def _shift(body: Any) -> RunShift | None:
+    """``common_shift``: there only for a run whose benchmarks moved together."""
+    if not isinstance(body, Mapping):
+        return None
+    return RunShift(
+        factor=float(body["factor"]),
+        moved=_int(body["moved"]),
+        judged=_int(body["judged"]),
+        scatter=float(body.get("scatter") or 0.0),
     )

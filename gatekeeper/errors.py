@@ -127,6 +127,13 @@ class MassQuarantineError(GatekeeperError):
     kind = "classify"
 
 
+class UndecidedError(GatekeeperError):
+    """The gate could not decide on the run's own results: most of its benchmarks moved
+    together (a loaded machine) and ``benchmarks.common_shift`` is ``undecided``."""
+
+    kind = "undecided"
+
+
 class RunConflictError(GatekeeperError):
     """A run with the same (service, run id, attempt) is stored, from other report files."""
 

@@ -750,6 +750,27 @@ class BenchmarkJudgement:
 
 
 @dataclass(frozen=True, slots=True)
+class RunShift:
+    """Most of a run's benchmarks moved by one factor (a loaded machine, or a change to code
+    they all share): found by ``gate.shift``; each benchmark was judged with it removed."""
+
+    factor: float  # the common ratio current / baseline, in the worse direction (2.3: 2.3x worse)
+    moved: int  # benchmarks that, judged alone, moved beyond their threshold that way
+    judged: int  # benchmarks with enough history to be judged
+    scatter: float = 0.0  # how much the benchmarks' own factors scatter about it (log sd)
+
+    @property
+    def worse(self) -> bool:
+        return self.factor > 1
+
+    @property
+    def text(self) -> str:
+        """``38 of 40 moved together by x2.31`` (``by /1.8`` the better way)."""
+        by = f"x{self.factor:.3g}" if self.worse else f"/{1 / self.factor:.3g}"
+        return f"{self.moved} of {self.judged} moved together by {by}"
+
+
+@dataclass(frozen=True, slots=True)
 class GateDecision:
     """The gate's verdict on one run: a value, with every reason; never an exception."""
 
@@ -768,6 +789,8 @@ class GateDecision:
     benchmarks: tuple[BenchmarkJudgement, ...] = ()
     base_ref: str | None = None
     stored: bool = True  # False when the run was already stored (a re-run of the gate)
+    common_shift: RunShift | None = None
+    undecided: str = ""  # why the gate could not decide ("" when it could): exit 2
 
 
 # Token scopes of `gatekeeper serve`, weakest first: each allows what the ones before it allow.

@@ -29,6 +29,14 @@ class FlakyResult(StrEnum):
     FAIL = "fail"
 
 
+class CommonShift(StrEnum):
+    """What a run whose benchmarks mostly moved the worse way by one factor does to the gate."""
+
+    FAIL = "fail"
+    WARN = "warn"
+    UNDECIDED = "undecided"
+
+
 class ExpiredQuarantine(StrEnum):
     """What a quarantine entry whose ``expires`` date has passed does to the gate."""
 
@@ -195,6 +203,16 @@ class BenchmarkRules:
         default=False,
         metadata=_doc("Report regressions as warnings; never fail the gate on them."),
     )
+    common_shift: CommonShift = field(
+        default=CommonShift.UNDECIDED,
+        metadata=_doc(
+            "When most of a run's benchmarks moved the worse way by one factor (a loaded "
+            "machine, or a change to code they all share): `undecided` stops the gate with exit "
+            "2 (re-run on a quieter machine), `fail` fails it with one finding, `warn` passes "
+            "with a warning. In every case each benchmark is judged after the common factor is "
+            "removed. Not settable per benchmark (`overrides`).",
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +343,12 @@ class GateConfig:
     def test_rules(self, service: str) -> TestRules:
         s = self.service(service)
         return s.tests if s is not None and s.tests is not None else self.tests
+
+    def run_benchmark_rules(self, service: str) -> BenchmarkRules:
+        """The rules of a run's benchmarks as a whole (``common_shift``): the service's
+        section, else the global one; overrides name single benchmarks, not runs."""
+        s = self.service(service)
+        return s.benchmarks if s is not None and s.benchmarks is not None else self.benchmarks
 
     def benchmark_rules(self, service: str, benchmark: str) -> BenchmarkRules:
         """The rules for one benchmark: the first matching override, else service, else global."""

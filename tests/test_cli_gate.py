@@ -492,3 +492,87 @@ def test_a_real_cargo_test_run_through_the_gate(tmp_path: Path) -> None:
     assert [(m["test_id"], m["issue"]) for m in verdict["muted"]] == [
         ("ledger::tests::racy_clock", "#7")
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# A loaded machine: most benchmarks moved together (benchmarks.common_shift)
+# ---------------------------------------------------------------------------------------------
+
+LOADED_STABLE = {f"bench_{n}": 1000.0 * 1.9**i for i, n in enumerate("abcdefgh")}
+# a machine 2.4x slower; each benchmark its own share of it (2.2x to 2.6x)
+LOADED_JITTER = (0.93, 1.05, 0.97, 1.08, 1.0, 0.95, 1.03, 0.99)
+
+
+def _loaded_gate(
+    tmp_path: Path, config: str | None, slowed: tuple[str, ...] = (), fmt: str = "text"
+) -> subprocess.CompletedProcess[str]:
+    _bench_history(LOADED_STABLE, 0.02)(tmp_path)
+    values = {
+        name: ns * 2.4 * j * (2.5 if name in slowed else 1.0)
+        for (name, ns), j in zip(LOADED_STABLE.items(), LOADED_JITTER, strict=True)
+    }
+    (tmp_path / "bench.txt").write_text(bench_log(values, 0.03))  # a busy machine's wider +/-
+    if config is not None:
+        (tmp_path / "gatekeeper.yml").write_text(config)
+    return gatekeeper(
+        "gate", "bench.txt", "--service", "app", "--branch", "main", "--run-id", "now",
+        "--timestamp", "2026-11-27T10:00:00Z", "--format", fmt, cwd=tmp_path,
+    )  # fmt: skip
+
+
+def test_a_loaded_run_cannot_be_decided_by_default(tmp_path: Path) -> None:
+    done = _loaded_gate(tmp_path, None)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("gatekeeper: error: benchmarks: 8 of 8 moved together by x2.")
+    assert lines[0].endswith(
+        "(likely a loaded machine); re-run on a quieter machine, or set benchmarks.common_shift"
+    )
+    # the run is kept (the next runs' history), and its decision is not a pass
+    with sqlite3.connect(tmp_path / ".gatekeeper" / "gatekeeper.db") as conn:
+        assert conn.execute("SELECT count(*) FROM runs WHERE run_id='now'").fetchone() == (1,)
+        passed = conn.execute(
+            "SELECT d.passed FROM gate_decisions d JOIN runs r ON r.id = d.run_fk "
+            "WHERE r.run_id = 'now'"
+        ).fetchall()
+    assert passed == [(0,)]
+
+
+def test_a_loaded_run_as_json_is_one_undecided_object(tmp_path: Path) -> None:
+    done = _loaded_gate(tmp_path, None, fmt="json")
+    assert done.returncode == 2, done.stderr
+    verdict = json.loads(done.stdout)
+    assert (verdict["passed"], verdict["decided"], verdict["exit_code"]) == (False, False, 2)
+    assert "moved together" in verdict["failures"][0]["message"]
+
+
+def test_a_loaded_run_fails_with_one_finding_when_set_to_fail(tmp_path: Path) -> None:
+    done = _loaded_gate(tmp_path, "benchmarks:\n  common_shift: fail\n", fmt="json")
+    assert done.returncode == 1, done.stdout + done.stderr
+    verdict = json.loads(done.stdout)
+    assert [(f["kind"], f["subject"]) for f in verdict["failures"]] == [("benchmark", "benchmarks")]
+    assert verdict["common_shift"]["moved"] == verdict["common_shift"]["judged"] == 8
+    assert 2.2 < verdict["common_shift"]["factor"] < 2.6
+    assert {b["verdict"] for b in verdict["benchmarks"]} == {"unchanged"}
+
+
+def test_a_loaded_run_passes_with_a_warning_when_set_to_warn(tmp_path: Path) -> None:
+    done = _loaded_gate(tmp_path, "benchmarks:\n  common_shift: warn\n")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "gatekeeper gate: PASSED" in done.stdout
+    assert "(after removing the common shift: 8 of 8 moved together by x2." in done.stdout
+    assert "likely a loaded machine" in done.stdout
+
+
+def test_a_change_inside_a_loaded_run_still_fails(tmp_path: Path) -> None:
+    """bench_b and bench_g a change made 2.5x slower, on a machine 2.4x slower: those two are
+    named, whatever benchmarks.common_shift says; 6 of 8 moved by the load alone."""
+    done = _loaded_gate(
+        tmp_path, "benchmarks:\n  common_shift: warn\n", ("bench_b", "bench_g"), fmt="json"
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    verdict = json.loads(done.stdout)
+    assert {f["subject"] for f in verdict["failures"]} == {"bench_b", "bench_g"}
+    regressed = {b["name"] for b in verdict["benchmarks"] if b["verdict"] == "regression"}
+    assert regressed == {"bench_b", "bench_g"}

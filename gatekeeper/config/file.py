@@ -649,8 +649,10 @@ class _Builder:
         skip: set[str] | frozenset[str] = frozenset(),
         in_service: bool = False,
         bases: Mapping[type, Any] | None = None,
+        unlisted: frozenset[str] = frozenset(),
     ) -> _T:
-        """``base`` with the keys of ``value`` (a mapping) set over it."""
+        """``base`` with the keys of ``value`` (a mapping) set over it; ``unlisted`` keys are
+        left out of the keys an unknown key's message suggests."""
         table = self.mapping(value, path)
         if table is None:  # an empty section: its keys all commented out
             return base
@@ -669,6 +671,7 @@ class _Builder:
                     k
                     for k in dict.fromkeys([*settable_keys(cls), *sorted(skip)])
                     if (cls, k, in_service) not in _NOT_HERE
+                    and k not in unlisted
                     and not (in_service and k in known and known[k].metadata.get("top_level_only"))
                 ]
                 close = _closest(key, choices)
@@ -875,7 +878,21 @@ class _Builder:
                     "merge the two entries",
                 )
             seen[name] = i
-            rules = self.build(BenchmarkRules, item, here, config.benchmarks, skip={"name"})
+            if "common_shift" in table:
+                raise self.error(
+                    table["common_shift"].line,
+                    (*here, "common_shift"),
+                    "`common_shift` is about a whole run, not single benchmarks",
+                    "move it to benchmarks or services.NAME.benchmarks",
+                )
+            rules = self.build(
+                BenchmarkRules,
+                item,
+                here,
+                config.benchmarks,
+                skip={"name"},
+                unlisted=frozenset({"common_shift"}),
+            )
             out.append(BenchmarkOverride(name=name, rules=rules))
         return tuple(out)
 

@@ -113,7 +113,10 @@ def terminal(d: GateDecision) -> str:
     if d.coverage:
         lines.append("  coverage: " + "; ".join(_coverage_bits(f) for f in d.coverage))
     if d.benchmarks:
-        lines.append(f"  benchmarks: {_bench_counts(d.benchmarks)}")
+        line = f"  benchmarks: {_bench_counts(d.benchmarks)}"
+        if d.common_shift is not None:
+            line += f" (after removing the common shift: {d.common_shift.text})"
+        lines.append(line)
     if d.failures:
         lines.append("")
         lines.append(f"Failures ({len(d.failures):,}):")
@@ -240,8 +243,9 @@ def _benchmark_json(j: BenchmarkJudgement) -> dict[str, Any]:
 
 
 def json_object(d: GateDecision) -> dict[str, Any]:
-    """The machine-readable verdict (`gate --format json`); keys are a contract."""
-    return {
+    """The machine-readable verdict (`gate --format json`); keys are a contract.
+    ``common_shift`` is there only for a run whose benchmarks moved together."""
+    out: dict[str, Any] = {
         "passed": d.passed,
         "service": d.service,
         "run_id": d.run_id,
@@ -277,6 +281,15 @@ def json_object(d: GateDecision) -> dict[str, Any]:
         "coverage": {f.subject: _coverage_json(f) for f in d.coverage},
         "benchmarks": [_benchmark_json(j) for j in d.benchmarks],
     }
+    if d.common_shift is not None:
+        out["common_shift"] = {
+            "factor": _round(d.common_shift.factor),
+            "moved": d.common_shift.moved,
+            "judged": d.common_shift.judged,
+            "scatter": _round(d.common_shift.scatter),
+            "message": d.common_shift.text,
+        }
+    return out
 
 
 def error_object(message: str, subject: str, exit_code: int) -> dict[str, Any]:

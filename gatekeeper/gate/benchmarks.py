@@ -15,6 +15,9 @@ In short, on the log scale (so that changes are ratios and the unit does not mat
   "no change";
 - a regression is worse than the threshold (``change`` beyond ``max_regression`` percent) **and**
   ``p < significance``; an improvement is the same in the better direction.
+
+When most of the run moved by one factor (``gate.shift`` finds it), a ``Shift`` is removed first:
+the baseline is multiplied by the common factor and the scale by the run's extra scatter.
 """
 
 from __future__ import annotations
@@ -71,6 +74,16 @@ class Comparison:
     p_worse: float  # P(at least this much worse | no change), one-sided
     p_better: float  # P(at least this much better | no change), one-sided
     own: str  # what the current run's own report added: "samples", "interval", "spread", ""
+    common: float = 1.0  # the run's common factor the baseline was multiplied by (1: none)
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """A run-wide common shift, removed before one benchmark is judged (``gate.shift``)."""
+
+    worse: float  # ln of the common factor, signed so that positive is worse
+    scatter: float  # tau: how much the benchmarks' own factors scatter about it (log sd)
+    judged: int  # how many benchmarks the shift was estimated from
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +97,16 @@ class _Window:
 
 
 def judge(
-    current: BenchmarkResult, history: Sequence[BenchmarkResult], rules: BenchmarkRules
+    current: BenchmarkResult,
+    history: Sequence[BenchmarkResult],
+    rules: BenchmarkRules,
+    shift: Shift | None = None,
 ) -> BenchmarkJudgement:
     """Judge one benchmark result against its own earlier results on the default branch.
 
     ``history`` is newest first; only the first ``rules.window`` results are used, and of
-    those only the ones in the current result's unit with a positive, finite value.
+    those only the ones in the current result's unit with a positive, finite value. ``shift``:
+    the run's common shift, removed first.
     """
     direction = rules.direction or current.direction
     window = _window(current, history[: max(rules.window, 0)])
@@ -149,14 +166,11 @@ def judge(
             f"{usual}: a change from 0 has no percentage, not judged (set a `ceiling` to limit it)",
             used=window.zeros + n,
         )
-    comparison = compare(current, history, rules) if n else None
+    comparison = compare(current, history, rules, shift) if n else None
     if n < max(rules.min_history, 1):
         head = f"{label}: {shown}"
         if comparison is not None:
-            head += (
-                f" vs baseline {_quantity(comparison.baseline, current.unit)} "
-                f"({comparison.change:+.1%})"
-            )
+            head += f" vs baseline {_baseline(comparison, current.unit)} ({comparison.change:+.1%})"
         return made(
             BenchmarkVerdict.INSUFFICIENT_HISTORY,
             f"{head}: {_runs(n)} to compare with"
@@ -168,7 +182,7 @@ def judge(
     verdict, reason = _verdict(comparison, direction, current.unit, rules)
     p = comparison.p_worse if comparison.worse >= 0 else comparison.p_better
     message = (
-        f"{label}: {shown} vs baseline {_quantity(comparison.baseline, current.unit)} "
+        f"{label}: {shown} vs baseline {_baseline(comparison, current.unit)} "
         f"({comparison.change:+.1%}, {_p(p)}, {_runs(n)}"
         + (f", {comparison.outliers} of them outliers" if comparison.outliers else "")
         + (f"; {set_aside}" if set_aside else "")
@@ -178,10 +192,18 @@ def judge(
 
 
 def compare(
-    current: BenchmarkResult, history: Sequence[BenchmarkResult], rules: BenchmarkRules
+    current: BenchmarkResult,
+    history: Sequence[BenchmarkResult],
+    rules: BenchmarkRules,
+    shift: Shift | None = None,
 ) -> Comparison | None:
     """The statistics behind ``judge``: None when no earlier result is comparable or the
-    current value is negative or not finite. Ignores ``min_history`` and the ceiling."""
+    current value is negative or not finite. Ignores ``min_history`` and the ceiling.
+
+    With a ``shift``, the baseline is the history's median times the run's common factor, and
+    the scale is ``sqrt(scale^2 + tau^2)``, widened by the uncertainty of the common factor
+    (a median of ``shift.judged`` benchmarks: its variance is about pi / 2 / judged of
+    theirs)."""
     if not math.isfinite(current.value) or current.value < 0:
         return None
     window = _window(current, history[: max(rules.window, 0)])
@@ -221,6 +243,15 @@ def compare(
             own = "spread"
     noise = math.sqrt(s * s + excess)
     scale = math.sqrt(noise * noise + _MEDIAN_FACTOR * s * s / n)
+    common = 1.0
+    if shift is not None:
+        common = math.exp(shift.worse if direction is Direction.LOWER_IS_BETTER else -shift.worse)
+        baseline *= common
+        change = (current.value - baseline) / baseline
+        worse -= shift.worse
+        scale = math.hypot(scale, shift.scatter) * math.sqrt(
+            1 + _MEDIAN_FACTOR / max(shift.judged, 1)
+        )
     df = max(len(kept) - 1, 1)
     t = worse / scale
     return Comparison(
@@ -236,7 +267,13 @@ def compare(
         p_worse=float(stdtr(df, -t)),
         p_better=float(stdtr(df, t)),
         own=own,
+        common=common,
     )
+
+
+def verdict_of(c: Comparison, current: BenchmarkResult, rules: BenchmarkRules) -> BenchmarkVerdict:
+    """The verdict ``judge`` gives on this comparison, before ``min_history`` and the ceiling."""
+    return _verdict(c, rules.direction or current.direction, current.unit, rules)[0]
 
 
 def standard_error(result: BenchmarkResult) -> float | None:
@@ -326,6 +363,16 @@ def _log_sd(logs: Sequence[float]) -> float:
         return 0.0
     mean = sum(logs) / n
     return math.sqrt(sum((x - mean) * (x - mean) for x in logs) / (n - 1))
+
+
+def _baseline(c: Comparison, unit: str) -> str:
+    """The baseline for a message; with a common shift, how it was made."""
+    if c.common == 1.0:
+        return _quantity(c.baseline, unit)
+    return (
+        f"{_quantity(c.baseline / c.common, unit)} x{c.common:.3g} (the run's common shift) = "
+        f"{_quantity(c.baseline, unit)}"
+    )
 
 
 def _set_aside(window: _Window, unit: str) -> str:

@@ -33,6 +33,7 @@ from gatekeeper.model import (
     Registry,
     ReportRun,
     RunHealth,
+    RunShift,
     StoredDecision,
     TestImpact,
     TestVerdict,
@@ -68,6 +69,7 @@ def build_report(
     today: date,
     generated_at: datetime,
     service: str | None = None,
+    shifts: Mapping[int, RunShift] | None = None,
 ) -> WeeklyReport:
     """Assemble the report of the period ``[since, until)`` (of one service, or all).
 
@@ -76,8 +78,9 @@ def build_report(
     failing tests (``report_execution_counts``, bursts left out); ``coverage`` and
     ``benchmarks`` hold the default branch's samples in the period and the ones before it that
     serve as references; ``judgements`` are the gate's rule replayed (``replay_plan``) on
-    benchmark results of runs the gate did not decide; ``classification`` is the classifier's
-    pass over the whole history.
+    benchmark results of runs the gate did not decide, and ``shifts`` (run pk -> shift) the
+    common shifts the replay found in them; ``classification`` is the classifier's pass over
+    the whole history.
     """
     since, until = _utc(since), _utc(until)
     branch = config.default_branch
@@ -182,6 +185,7 @@ def build_report(
         if not e.quarantined and e.evidence is not None and e.evidence.released in report_days
     )
     notes = _notes(runs, decided, judgements, branch)
+    notes += _shift_notes(runs, {**decided_shifts(decided.values()), **(shifts or {})}, branch)
     return WeeklyReport(
         since=since,
         until=until,
@@ -501,10 +505,11 @@ def replay_plan(
     *,
     since: datetime,
     until: datetime,
-) -> list[tuple[BenchmarkSample, tuple[BenchmarkResult, ...]]]:
+) -> list[tuple[BenchmarkSample, tuple[tuple[int, BenchmarkResult], ...]]]:
     """The benchmark results of the period the gate did not decide on, each with the history
     the gate would have judged it against: the benchmark's results of earlier runs on the
-    default branch, newest first, at most its rules' ``window`` of them.
+    default branch, newest first, at most its rules' ``window`` of them, each with its run's
+    key (``gate.shift.steady_history`` takes them so).
 
     The caller judges each pair with the gate's own rule (``gate.decide.judge_benchmarks``).
     """
@@ -514,14 +519,14 @@ def replay_plan(
     for s in samples:
         if s.branch == config.default_branch:
             series[(s.service, s.result.group, s.result.name)].append(s)
-    plan: list[tuple[BenchmarkSample, tuple[BenchmarkResult, ...]]] = []
+    plan: list[tuple[BenchmarkSample, tuple[tuple[int, BenchmarkResult], ...]]] = []
     for (service, _group, name), items in sorted(series.items()):
         items.sort(key=lambda s: (s.at, s.run_pk))
         window = max(config.benchmark_rules(service, name).window, 0)
         for i, s in enumerate(items):
             if s.run_pk in decided or not since <= s.at < until:
                 continue
-            earlier = [e.result for e in items[:i] if e.run_pk != s.run_pk]
+            earlier = [(e.run_pk, e.result) for e in items[:i] if e.run_pk != s.run_pk]
             plan.append((s, tuple(reversed(earlier[-window:] if window else []))))
     return plan
 
@@ -580,6 +585,43 @@ def _benchmarks(
             )
         )
     return tuple(out)
+
+
+def decided_shifts(decisions: Iterable[StoredDecision]) -> dict[int, RunShift]:
+    """run pk -> the common shift the gate stored in its decision document
+    (``gate --format json``'s ``common_shift``), where there was one."""
+    out: dict[int, RunShift] = {}
+    for d in decisions:
+        try:
+            document = json.loads(d.document)
+        except ValueError:
+            continue
+        shift = document.get("common_shift") if isinstance(document, dict) else None
+        if not isinstance(shift, dict):
+            continue
+        factor, moved, judged = (shift.get(k) for k in ("factor", "moved", "judged"))
+        numbers = isinstance(moved, int) and isinstance(judged, int)
+        if numbers and isinstance(factor, int | float) and factor > 0:
+            out[d.run_pk] = RunShift(float(factor), int(moved), int(judged))  # type: ignore[arg-type]
+    return out
+
+
+def _shift_notes(
+    runs: Sequence[ReportRun], shifts: Mapping[int, RunShift], branch: str
+) -> tuple[str, ...]:
+    """One line per run of the period whose benchmarks moved together: a load spike is named
+    as such, never as a regression."""
+    notes = []
+    for r in runs:
+        shift = shifts.get(r.pk)
+        if shift is None or r.branch != branch:
+            continue
+        why = "likely a loaded machine" if shift.worse else "a faster machine?"
+        notes.append(
+            f"{r.service} run {r.run_id}: its benchmarks {shift.text} ({why}); each was judged "
+            "with that removed, so the shift itself is not counted as a regression"
+        )
+    return tuple(notes)
 
 
 def _notes(

@@ -25,7 +25,7 @@ from gatekeeper.emit import gate as emit_gate
 from gatekeeper.emit.ingest import json_object as ingest_json
 from gatekeeper.emit.quarantine import show as show_text
 from gatekeeper.emit.skiplist import FORMATS as SKIP_LIST_FORMATS
-from gatekeeper.errors import GatekeeperError
+from gatekeeper.errors import GatekeeperError, UndecidedError
 from gatekeeper.model import TOKEN_SCOPES, ApiToken
 from gatekeeper.service import errors
 from gatekeeper.service.auth import COOKIE, page_token, requires
@@ -404,7 +404,9 @@ async def gate(request: Request, _token: UploadToken) -> JSONResponse:
         # could not decide: the gate's own error object too, so a client reading `passed`
         # never takes it for a pass
         service.metrics.verdicts.labels(name[:100], "undecided").inc()
-        service.metrics.uploads.labels(name[:100], "refused").inc()
+        # a run whose benchmarks moved together is stored, then left undecided
+        kept = "stored" if isinstance(err, UndecidedError) else "refused"
+        service.metrics.uploads.labels(name[:100], kept).inc()
         return errors.error_response(err, emit_gate.error_object(str(err), "gate", err.exit_code))
     service.metrics.uploads.labels(
         decision.service, "stored" if decision.stored else "duplicate"

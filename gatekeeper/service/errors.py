@@ -54,6 +54,7 @@ STATUS: tuple[tuple[type[errors.GatekeeperError], int], ...] = (
     (errors.InputError, 422),  # the reports: unreadable, unsafe, empty, unknown format
     (errors.NoReportsError, 422),
     (errors.MetadataError, 422),
+    (errors.UndecidedError, 422),  # most of the run's benchmarks moved together: re-run it
     (errors.StoreError, 503),  # the database is down, locked, or newer than this gatekeeper
     (errors.ConfigError, 500),  # the server's own gatekeeper.yml or registry is broken
 )

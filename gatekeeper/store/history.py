@@ -895,6 +895,22 @@ class HistoryStore(ReportQueries, TokenStore):
         function numbers each benchmark's results newest first, and only the first ``window``
         of each come back.
         """
+        found = self.benchmark_baseline_runs(
+            service, branch, window=window, exclude=exclude, names=names
+        )
+        return {key: [r for _, r in results] for key, results in found.items()}
+
+    def benchmark_baseline_runs(
+        self,
+        service: str,
+        branch: str,
+        *,
+        window: int,
+        exclude: RunKey | None = None,
+        names: Collection[tuple[str, str]] | None = None,
+    ) -> dict[tuple[str, str], list[tuple[int, model.BenchmarkResult]]]:
+        """:meth:`benchmark_baselines`, each result with the key of the run it belongs to (so
+        that a run whose benchmarks all moved together can be told apart)."""
         wanted = None if names is None else set(names)
         if window <= 0 or wanted == set():
             return {}
@@ -915,12 +931,12 @@ class HistoryStore(ReportQueries, TokenStore):
             ranked = ranked.where(BENCHMARKS.c.name.in_(sorted({n for _, n in wanted})))
         inner = ranked.subquery("ranked")
         query = select(inner).where(inner.c.rank <= window).order_by(inner.c.rank)
-        out: dict[tuple[str, str], list[model.BenchmarkResult]] = {}
+        out: dict[tuple[str, str], list[tuple[int, model.BenchmarkResult]]] = {}
         with self._transaction("reading benchmark baselines") as conn:
             for row in conn.execute(query):
                 key = (row.bench_group, row.name)
                 if wanted is None or key in wanted:
-                    out.setdefault(key, []).append(_benchmark(row))
+                    out.setdefault(key, []).append((int(row.run_fk), _benchmark(row)))
         # Sorted here: PostgreSQL would order text by its collation, SQLite by bytes.
         return {key: out[key] for key in sorted(out)}
 

@@ -25,6 +25,7 @@ from gatekeeper.model import (
     GateFailure,
     MutedFailure,
     RunCounts,
+    RunShift,
 )
 
 text = st.text(st.characters(exclude_categories=("Cs",)), max_size=24)
@@ -133,6 +134,14 @@ decisions = st.builds(
     benchmarks=st.lists(benchmark(), max_size=4).map(tuple),
     base_ref=maybe_text,
     stored=st.booleans(),
+    common_shift=st.none()
+    | st.builds(
+        RunShift,
+        factor=st.integers(50, 50_000).map(lambda i: i / 1000),  # 3 decimals: JSON keeps 6
+        moved=count,
+        judged=count,
+        scatter=st.integers(0, 2000).map(lambda i: i / 1000),
+    ),
 )
 
 

@@ -30,6 +30,7 @@ from gatekeeper.model import Direction
 from gatekeeper.rules import (
     BenchmarkOverride,
     BenchmarkRules,
+    CommonShift,
     CoverageRules,
     ExpiredQuarantine,
     FlakyResult,
@@ -402,6 +403,18 @@ INVALID_YAML = [
         "benchmarks:\n  overrides:\n    name: a/*\n",
         "gatekeeper.yml:2: benchmarks.overrides: expected a list of entries, got a mapping "
         "(write overrides: [{name: GLOB, max_regression: 30}, ...]; the first match wins)",
+    ),
+    (
+        "a common_shift that does not exist",
+        "benchmarks:\n  common_shift: undecidable\n",
+        "gatekeeper.yml:2: benchmarks.common_shift: expected `fail`, `warn` or `undecided`, got "
+        "the string 'undecidable' (did you mean `undecided`?)",
+    ),
+    (
+        "common_shift in an override",
+        "benchmarks:\n  overrides:\n    - name: a/*\n      common_shift: warn\n",
+        "gatekeeper.yml:4: benchmarks.overrides[0].common_shift: `common_shift` is about a whole "
+        "run, not single benchmarks (move it to benchmarks or services.NAME.benchmarks)",
     ),
     (
         "an unknown key in an override",
@@ -1053,6 +1066,7 @@ _bench = st.builds(
     direction=_maybe(st.sampled_from(Direction)),
     ceiling=_maybe(st.floats(allow_nan=False, allow_infinity=False)),
     informational=st.booleans(),
+    common_shift=st.sampled_from(CommonShift),
 )
 
 
@@ -1076,13 +1090,18 @@ def configs(draw: st.DrawFn) -> GateConfig:
         for name in names
     )
     globs = draw(st.lists(_text, max_size=3, unique=True))
-    overrides = tuple(BenchmarkOverride(name=g, rules=draw(_bench)) for g in globs)
+    benchmarks = draw(_bench)
+    # `common_shift` is about whole runs: an override has the global one
+    overrides = tuple(
+        BenchmarkOverride(name=g, rules=replace(draw(_bench), common_shift=benchmarks.common_shift))
+        for g in globs
+    )
     return GateConfig(
         default_branch=draw(_text),
         registry=draw(_text),
         tests=draw(_tests),
         coverage=coverage,
-        benchmarks=draw(_bench),
+        benchmarks=benchmarks,
         benchmark_overrides=overrides,
         services=services,
     )
@@ -1111,7 +1130,8 @@ def document(config: GateConfig, *, none: Any = None) -> dict[str, Any]:
     """The file for ``config``, written by hand from rules.py's shape (not by the loader)."""
     benchmarks = _section(config.benchmarks, none=none)
     benchmarks["overrides"] = [
-        {"name": o.name, **_section(o.rules, none=none)} for o in config.benchmark_overrides
+        {"name": o.name, **_section(o.rules, none=none, skip=("common_shift",))}
+        for o in config.benchmark_overrides
     ]
     services: dict[str, Any] = {}
     for s in config.services:
@@ -1192,3 +1212,17 @@ def test_the_block_renderer_writes_yaml_a_person_would() -> None:
 
 def test_config_names() -> None:
     assert CONFIG_NAMES == ("gatekeeper.yml", "gatekeeper.yaml")
+
+
+def test_common_shift_is_read_for_the_run_globally_and_per_service() -> None:
+    config = parse_config(
+        "benchmarks:\n  common_shift: fail\n  overrides:\n    - name: slow/*\n      window: 5\n"
+        "services:\n  api:\n    benchmarks: {common_shift: warn}\n  web:\n    paths: [web/**]\n",
+        "gatekeeper.yml",
+    )
+    assert config.run_benchmark_rules("api").common_shift is CommonShift.WARN
+    assert config.run_benchmark_rules("web").common_shift is CommonShift.FAIL
+    assert config.run_benchmark_rules("other").common_shift is CommonShift.FAIL
+    # an override carries the global value; overrides never decide about a run
+    assert config.benchmark_rules("web", "slow/x").common_shift is CommonShift.FAIL
+    assert BenchmarkRules().common_shift is CommonShift.UNDECIDED

@@ -109,8 +109,9 @@ def test_the_replay_judges_each_undecided_result_against_the_results_before_it()
     decided = [StoredDecision(11, True, "{}")]
     plan = replay_plan(samples, decided, config, since=SINCE, until=UNTIL)
     assert [s.run_pk for s, _ in plan] == [10, 12]
-    history = {s.run_pk: [h.value for h in hist] for s, hist in plan}
+    history = {s.run_pk: [h.value for _, h in hist] for s, hist in plan}
     assert history[10] == [109.0, 108.0, 107.0, 106.0, 105.0]  # newest first, the window
+    assert [run for run, _ in plan[0][1]] == [9, 8, 7, 6, 5]  # with the runs they came from
     assert history[12] == [201.0, 200.0, 109.0, 108.0, 107.0]  # decided runs still history
     overridden = GateConfig(
         benchmarks=BenchmarkRules(window=5),

@@ -418,3 +418,49 @@ def test_a_client_that_leaves_while_an_oversized_body_is_drained_is_no_500(
     assert "the client disconnected while its oversized upload was being refused" in log
     assert "Traceback" not in log and "internal error" not in log
     assert " 500 " not in log  # no request answered 500
+
+
+def test_a_loaded_run_is_undecided_with_the_clis_words(
+    setup: tuple[Server, str, str, Path],
+) -> None:
+    """Ten quiet runs of 8 benchmarks on main, then one on a machine 2.4x slower: the service
+    answers 422 with the CLI's one line, and keeps the run, as the CLI does."""
+    from ..test_cli_gate import LOADED_JITTER, LOADED_STABLE, bench_log
+
+    server, token, cli_db, cwd = setup
+    for i in range(10):
+        values = {k: v * (1 + 0.01 * ((i * 7 + j) % 5 - 2)) for j, (k, v) in enumerate(
+            LOADED_STABLE.items()
+        )}  # fmt: skip
+        name = f"quiet-{i}.txt"
+        (cwd / name).write_text(bench_log(values, 0.01))
+        meta = {"branch": "main", "run_id": f"q-{i}", "timestamp": f"2026-11-{i + 1:02d}T10:00:00Z"}
+        done = cli(
+            "ingest", name, "--service", "app", "--db", cli_db,
+            *(f"--{k.replace('_', '-')}={v}" for k, v in meta.items()), cwd=cwd,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        status, _ = _post(server, token, [(name, (cwd / name).read_bytes())], **meta)
+        assert status == 201
+    loaded = {
+        k: v * 2.4 * j for (k, v), j in zip(LOADED_STABLE.items(), LOADED_JITTER, strict=True)
+    }
+    (cwd / "loaded.txt").write_text(bench_log(loaded, 0.03))
+    meta = {"branch": "main", "run_id": "loaded", "timestamp": "2026-11-20T10:00:00Z"}
+    done = cli(
+        "gate", "loaded.txt", "--service", "app", "--format", "json", "--db", cli_db,
+        *(f"--{k.replace('_', '-')}={v}" for k, v in meta.items()), cwd=cwd,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "moved together" in cli_error(done)
+    status, body = _post(
+        server, token, [("loaded.txt", (cwd / "loaded.txt").read_bytes())], "gate", **meta
+    )
+    assert status == 422
+    error = body.pop("error")
+    assert isinstance(error, dict)
+    assert error["text"] == cli_error(done)
+    assert body == json.loads(done.stdout)
+    # kept: the same run again is already stored
+    status, body = _post(server, token, [("loaded.txt", (cwd / "loaded.txt").read_bytes())], **meta)
+    assert (status, body["stored"]) == (200, False)

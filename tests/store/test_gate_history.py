@@ -452,6 +452,23 @@ def test_benchmark_baselines_window_order_exclusion_and_names(store: HistoryStor
     assert baselines(SERVICE, "release", window=5) == {}
 
 
+def test_benchmark_baseline_runs_name_the_run_of_each_result(store: HistoryStore) -> None:
+    small, large = "parse/small", "parse/large"
+    for i, at in enumerate((1, 2, 3), 1):  # saved newest first: run keys are not time order
+        store.save_runs(
+            [run(f"r{4 - i}", at=T0 + hours(4 - at), benchmarks=(_bench(small, 4.0 - i),
+                                                              _bench(large, 40.0 - i)))]
+        )  # fmt: skip
+    keys = {r.meta.run_id: r.pk for r in store.runs(service=SERVICE)}
+    found = store.benchmark_baseline_runs(SERVICE, "main", window=2)
+    assert {k: [(pk, b.value) for pk, b in v] for k, v in found.items()} == {
+        ("criterion", large): [(keys["r3"], 39.0), (keys["r2"], 38.0)],
+        ("criterion", small): [(keys["r3"], 3.0), (keys["r2"], 2.0)],
+    }
+    plain = store.benchmark_baselines(SERVICE, "main", window=2)
+    assert plain == {k: [b for _, b in v] for k, v in found.items()}
+
+
 def test_benchmark_baselines_keep_every_stored_field(store: HistoryStore) -> None:
     store.save_runs([run("1", benchmarks=benchmarks())])
     store.save_runs([run("2", at=T0 + hours(1))])
