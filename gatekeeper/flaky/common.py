@@ -442,7 +442,7 @@ def _degraded_runs(
     fits: dict[RunKey, list[Degraded]] = {}
     for key, run in runs.items():
         if len(run.failed) >= 2:
-            fits[key] = _fit_run(key, run, own)
+            fits[key] = [d for d in _fit_run(key, run, own) if d.llr > 0.0]
     base = _log_odds(config.common_cause_prior)
     close = _log_odds(config.neighbour_prior)
     found: dict[RunKey, Degraded] = {}
@@ -473,38 +473,44 @@ def _pick(candidates: list[Degraded], log_odds: float, n: int) -> Degraded | Non
         return None
     whole = [d for d in passing if d.message is None]
     if whole:
-        return whole[0]
+        return max(whole, key=lambda d: d.llr)
     return max(passing, key=lambda d: (d.llr, d.message or ""))
 
 
+#: A common cause explains at least this many failing tests of an attempt (the tests' own
+#: deterministic failures not counted): two rare failures in one attempt happen by chance in
+#: any long history of a suite with many low-rate flaky tests; three in one attempt do not.
+MIN_SHARED = 3
+#: ... or two, when they share a message the service's own failures carry at most this
+#: rarely (a known infrastructure message: the database down once more).
+RARE_MESSAGE = 0.05
+
+
 def _fit_run(key: RunKey, run: RunTally, own: _Own) -> list[Degraded]:
-    """The whole-attempt fit, and one fit per message that at least two failing tests share
-    (their own rates scaled by how often the service's own failures carry that message)."""
+    """The whole-attempt fit, and one fit per message that failing tests share (their own
+    rates scaled by how often the service's own failures carry that message)."""
     service = key[0]
     rates = {t: own.rate(service, t, key) for t in sorted(run.failed)}  # sorted: row order
     n = len(run.tests)  # never changes a float sum
     mean = own.prior.get(service, (0.5, 1.0))[0]
     expected = math.fsum(rates.values()) + mean * (n - len(rates))
-    e, llr = _fit(np.fromiter(rates.values(), float, len(rates)), n)
-    out = [Degraded(e, llr, None, expected)]
+    open_ = [t for t, p in rates.items() if p < 1.0]  # not the tests' own regressions
+    out = []
+    if len(open_) >= MIN_SHARED:
+        e, llr = _fit(np.fromiter(rates.values(), float, len(rates)), n)
+        out.append(Degraded(e, llr, None, expected))
     groups: dict[str, list[str]] = {}
     for t, (_retry, m) in sorted(run.failed.items()):
-        if m is not None:
+        if m is not None and rates[t] < 1.0:
             groups.setdefault(m, []).append(t)
     for m, tests in sorted(groups.items()):
-        if len(tests) < 2 or len(tests) == len(run.failed):
-            continue
         share = own.message_share(key, run, m)
+        if len(tests) < (MIN_SHARED if share >= RARE_MESSAGE else 2):
+            continue
         q = np.fromiter((rates[t] * share for t in tests), float, len(tests))
         e_m, llr_m = _fit(q, n)
-        out.append(Degraded(e_m, llr_m, m, expected * share))
-    if len(groups) == 1 and len(next(iter(groups.values()))) == len(run.failed) >= 2:
-        # every failure carries one message: the whole-attempt fit, with that message's odds
-        (m,) = groups
-        share = own.message_share(key, run, m)
-        e_m, llr_m = _fit(np.fromiter(rates.values(), float, len(rates)) * share, n)
-        if llr_m > llr:
-            out[0] = Degraded(e_m, llr_m, None, expected)
+        whole = len(tests) == len(open_)
+        out.append(Degraded(e_m, llr_m, None if whole else m, expected * share))
     return out
 
 

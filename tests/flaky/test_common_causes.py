@@ -71,8 +71,9 @@ def flaky_of(result: model.Classification) -> set[tuple[str, str]]:
 @given(
     st.integers(8, 30),  # commits before the outage
     st.integers(1, 12),  # attempts it lasts (it may end inside a commit's retries)
-    st.sets(st.integers(0, 19), min_size=2),  # the tests it fails (two or more: one alone is a
-    # flake as far as anyone can tell), in every attempt it covers
+    # the tests it fails, in every attempt it covers: three or more (two rare failures in one
+    # attempt are as likely two flaky tests' bad luck; docs/statistics.md, MIN_SHARED)
+    st.sets(st.integers(0, 19), min_size=3),
     st.integers(0, 2),  # where in a commit it starts
     st.booleans(),  # one service or all
 )
