@@ -47,7 +47,10 @@ def classify(
         by_test.setdefault(key, []).append(e)
         if e.outcome in _FAILED:
             failed.add(key)
-    causes = find_common_causes(tally_runs(rows), {k: by_test[k] for k in failed}, config)
+    sizes: dict[str, int] = {}
+    for service, _test in by_test:
+        sizes[service] = sizes.get(service, 0) + 1
+    causes = find_common_causes(tally_runs(rows), {k: by_test[k] for k in failed}, config, sizes)
     held = frozenset(quarantined)
     prior = Prior(flaky=config.flaky_prior, change=config.change_prior)
     stamps = _Stamps()

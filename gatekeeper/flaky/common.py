@@ -79,7 +79,7 @@ class RunTally:
     commit: str | None = None
     branch: str | None = None
     timestamp: datetime | None = None
-    tests: set[str] = field(default_factory=set)
+    tests: int = 0  # tests that ran (their first execution not skipped)
     #: test -> the normalised message of its first failing execution (retry order; ties of one
     #: retry number: the smallest message, so that row order never matters)
     failed: dict[str, tuple[int, str | None]] = field(default_factory=dict)
@@ -97,7 +97,8 @@ def tally_runs(executions: Iterable[model.TestExecution]) -> dict[RunKey, RunTal
         tally = runs.get(key)
         if tally is None:
             tally = runs[key] = RunTally(e.commit, e.branch, e.timestamp)
-        tally.tests.add(e.test_id)
+        if not e.retry:
+            tally.tests += 1
         if outcome in failing:
             norm = normalise_message(e.message)
             seen = tally.failed.get(e.test_id)
@@ -149,9 +150,9 @@ class CommonCauses:
                     attempt=key[2],
                     commit=run.commit,
                     timestamp=run.timestamp,
-                    tests=len(run.tests),
+                    tests=run.tests,
                     failures=charged,
-                    expected_share=d.expected / len(run.tests) if run.tests else 0.0,
+                    expected_share=d.expected / run.tests if run.tests else 0.0,
                     p_value=float(pdtrc(len(run.failed) - 1, d.expected)),
                     message=message,
                 )
@@ -196,17 +197,15 @@ def find_common_causes(
     runs: dict[RunKey, RunTally],
     failing: Mapping[TestKey, Sequence[model.TestExecution]],
     config: ClassifierConfig,
+    sizes: Mapping[str, int],
 ) -> CommonCauses:
     """Fit the model. ``runs`` tallies every run attempt (``tally_runs``); ``failing`` holds
-    every execution of each test that failed at least once (any order)."""
+    every execution of each test that failed at least once (any order); ``sizes`` the number
+    of tests of each service."""
     timelines = {key: _timeline(rows) for key, rows in failing.items()}
     service_attempts: Counter[str] = Counter()
-    suites: dict[str, set[str]] = {}
     for (service, _r, _a), run in runs.items():
-        service_attempts[service] += len(run.tests)
-        suites.setdefault(service, set()).update(run.tests)
-    sizes = {service: len(names) for service, names in suites.items()}
-    del suites
+        service_attempts[service] += run.tests
     order = _service_order(runs)
     # Start from the failures no other test shared in their attempt: whatever more than one
     # test shared may be a common cause until the tests' own rates explain it.
@@ -246,22 +245,34 @@ def _timeline(rows: Sequence[model.TestExecution]) -> _Timeline:
     first: dict[str, tuple[float, str, int]] = {}
     by_attempt: dict[RunKey, list[model.TestExecution]] = {}
     commit_of: dict[RunKey, str] = {}
+    at_of: dict[RunKey, tuple[float, str, int]] = {}
+    stamps: dict[datetime | None, float] = {}
+    skipped = model.Outcome.SKIPPED
     for e in rows:
-        if e.outcome is model.Outcome.SKIPPED:
+        if e.outcome is skipped:
             continue
         key = (e.service, e.run_id, e.attempt)
-        by_attempt.setdefault(key, []).append(e)
+        attempt = by_attempt.get(key)
+        if attempt is not None:
+            attempt.append(e)
+            continue
+        by_attempt[key] = [e]
         name = e.commit or f"run {e.run_id}"
         commit_of[key] = name
-        at = (stamp(e.timestamp), e.run_id, e.attempt)
+        ts = e.timestamp
+        when = stamps.get(ts)
+        if when is None:
+            when = stamps[ts] = stamp(ts)
+        at = at_of[key] = (when, e.run_id, e.attempt)
         if name not in first or at < first[name]:
             first[name] = at
     commits: dict[str, list[_Attempt]] = {}
-    for key in sorted(by_attempt, key=lambda k: (stamp(by_attempt[k][0].timestamp), k)):
+    for key in sorted(by_attempt, key=lambda k: (at_of[k][0], k)):
         execs = by_attempt[key]
-        fails = [e for e in execs if e.outcome in _FAILING]
-        fails.sort(key=lambda e: (e.retry, normalise_message(e.message) or ""))
-        message = normalise_message(fails[0].message) if fails else None
+        fails = [
+            (e.retry, normalise_message(e.message) or "") for e in execs if e.outcome in _FAILING
+        ]
+        message = min(fails)[1] or None if fails else None
         commits.setdefault(commit_of[key], []).append(
             _Attempt(key, len(execs), len(fails), message)
         )
@@ -447,13 +458,13 @@ def _degraded_runs(
     close = _log_odds(config.neighbour_prior)
     found: dict[RunKey, Degraded] = {}
     for key, candidates in fits.items():
-        pick = _pick(candidates, base, len(runs[key].tests))
+        pick = _pick(candidates, base, runs[key].tests)
         if pick is not None:
             found[key] = pick
     for key, candidates in fits.items():
         if key in found or not any(n in found and found[n].message is None for n in near[key]):
             continue
-        pick = _pick(candidates, close, len(runs[key].tests))
+        pick = _pick(candidates, close, runs[key].tests)
         if pick is not None:
             found[key] = pick
     return found
@@ -491,7 +502,7 @@ def _fit_run(key: RunKey, run: RunTally, own: _Own) -> list[Degraded]:
     rates scaled by how often the service's own failures carry that message)."""
     service = key[0]
     rates = {t: own.rate(service, t, key) for t in sorted(run.failed)}  # sorted: row order
-    n = len(run.tests)  # never changes a float sum
+    n = max(run.tests, len(run.failed))
     mean = own.prior.get(service, (0.5, 1.0))[0]
     expected = math.fsum(rates.values()) + mean * (n - len(rates))
     open_ = [t for t, p in rates.items() if p < 1.0]  # not the tests' own regressions
