@@ -17,7 +17,8 @@ across services raise those odds). A failure in a degraded attempt is then charg
 environment when the test's own behaviour explains it worse:
 
 - a failure on a commit where the test also passed: when the environment is the likelier
-  cause, ``p < e / (1 + e)``;
+  cause, ``p < e / (1 + e)``, the odds of the test's own failure weighed by its message (how
+  much likelier the service's own failures make it than the attempt's other failures do);
 - a block of consecutive commits on which the test failed every time: when the environment
   failing it that often (the product of its attempts' ``e``) is likelier than the test changing
   its behaviour (``change_prior`` per change point a regression needs). A block that runs
@@ -225,7 +226,7 @@ def find_common_causes(
             # A borderline attempt flips in and out as the rates move: take every attempt the
             # cycle found degraded (the side that quarantines less), charge once more, stop.
             found = {**degraded, **found}
-        weights, new_broken = _charge(timelines, found, own, config)
+        weights, new_broken = _charge(timelines, runs, found, own, config)
         new_charged = frozenset(weights)
         if found == degraded and new_charged == charged and new_broken == broken:
             break
@@ -552,6 +553,7 @@ def _fit(p: np.ndarray, n: int) -> tuple[float, float]:
 
 def _charge(
     timelines: Mapping[TestKey, _Timeline],
+    runs: Mapping[RunKey, RunTally],
     degraded: Mapping[RunKey, Degraded],
     own: _Own,
     config: ClassifierConfig,
@@ -564,9 +566,12 @@ def _charge(
     broken: set[Charge] = set()
     change = config.change_prior
 
+    message_odds = _MessageOdds(runs, degraded, own)
+
     def own_share(key: TestKey, a: _Attempt, e: float) -> float:
         p = own.rate(*key, a.run)
-        return p / (e + p - e * p)
+        odds = p * message_odds(a)
+        return odds / (odds + e * (1.0 - p)) if odds else 0.0
 
     def env(a: _Attempt) -> float:
         d = degraded.get(a.run)
@@ -582,7 +587,7 @@ def _charge(
             if not c.all_failed:
                 for a in c.attempts:
                     e = env(a) if a.failures else 0.0
-                    if e > 0.0 and own.rate(*key, a.run) < e / (1.0 + e):
+                    if e > 0.0 and own_share(key, a, e) < 0.5:
                         out[(*a.run, key[1])] = own_share(key, a, e)
                 i += 1
                 continue
@@ -598,3 +603,35 @@ def _charge(
                 broken.update((*a.run, key[1]) for a in block)
             i = j
     return out, frozenset(broken)
+
+
+class _MessageOdds:
+    """How much likelier a test's own failure makes the message it failed with than its
+    attempt's environment does (``_charge``): the service's own failures' share of that
+    message over the attempt's other failures' share of it (both Jeffreys, never 0); 1 when
+    the message says nothing (no message, or a co-failure found by its message). A test
+    failing with its own assertion in an outage that fails everything else with "connection
+    refused" is its own failure; one failing with the outage's message is not."""
+
+    def __init__(
+        self, runs: Mapping[RunKey, RunTally], degraded: Mapping[RunKey, Degraded], own: _Own
+    ) -> None:
+        self.runs, self.degraded, self.own = runs, degraded, own
+        self.counts: dict[RunKey, Counter[str | None]] = {}
+        self.shares: dict[tuple[RunKey, str], float] = {}
+
+    def __call__(self, a: _Attempt) -> float:
+        d = self.degraded.get(a.run)
+        if a.message is None or d is None or d.message is not None:
+            return 1.0
+        run = self.runs[a.run]
+        counts = self.counts.get(a.run)
+        if counts is None:
+            counts = self.counts[a.run] = Counter(m for _r, m in run.failed.values())
+        others = counts[a.message] - 1  # the attempt's other failures with this message
+        env_share = (max(others, 0) + 0.5) / max(len(run.failed), 1)
+        own_share = self.shares.get((a.run, a.message))
+        if own_share is None:
+            own_share = self.own.message_share(a.run, run, a.message)
+            self.shares[(a.run, a.message)] = own_share
+        return own_share / env_share
