@@ -178,20 +178,22 @@ class _Attempt:
 
 
 @dataclass(slots=True)
-class _Commit:
-    attempts: list[_Attempt]
-
-    @property
-    def all_failed(self) -> bool:
-        return all(a.failures == a.executions for a in self.attempts)
-
-
-@dataclass(slots=True)
 class _Timeline:
-    """A test that failed at least once: its commits in time order, and its attempt count."""
+    """A test that failed at least once, in the shapes the model reads it in (all fixed by its
+    history; only the charges change between rounds)."""
 
-    commits: list[_Commit]
-    attempts: int
+    attempts: int  # its attempts (of run attempts in which it ran)
+    #: (attempt, its commit's name) for every attempt, in time order
+    placed: list[tuple[RunKey, str]]
+    #: its failing attempts in time order
+    failing: list[_Attempt]
+    #: the failing attempts of commits on which it also passed, in time order
+    loose: list[_Attempt]
+    #: blocks of consecutive commits on which every execution failed: (their attempts, the
+    #: change points a regression there needs: one at either end that is not the history's)
+    blocks: list[tuple[list[_Attempt], int]]
+    #: its attempts per commit name
+    per_commit: dict[str, int] = field(default_factory=dict)
 
 
 def find_common_causes(
@@ -213,9 +215,14 @@ def find_common_causes(
     shared = frozenset(
         (*key, t) for key, run in runs.items() if len(run.failed) >= 2 for t in run.failed
     )
+    members: dict[RunKey, list[tuple[TestKey, str]]] = {}
+    for key, tl in timelines.items():
+        for attempt, commit in tl.placed:
+            members.setdefault(attempt, []).append((key, commit))
     own = _own_rates(
-        timelines, runs, service_attempts, sizes, dict.fromkeys(shared, 0.0), {}, frozenset()
-    )
+        timelines, runs, service_attempts, sizes, dict.fromkeys(shared, 0.0), {}, frozenset(),
+        members,
+    )  # fmt: skip
     degraded: dict[RunKey, Degraded] = {}
     charged: frozenset[Charge] = frozenset()
     broken: frozenset[Charge] = frozenset()
@@ -236,7 +243,9 @@ def find_common_causes(
         if cycled:
             break
         episodes = _episodes(runs, degraded)
-        own = _own_rates(timelines, runs, service_attempts, sizes, weights, episodes, broken)
+        own = _own_rates(
+            timelines, runs, service_attempts, sizes, weights, episodes, broken, members
+        )
     return CommonCauses(degraded=degraded, charged=charged, runs=runs)
 
 
@@ -278,7 +287,26 @@ def _timeline(rows: Sequence[model.TestExecution]) -> _Timeline:
             _Attempt(key, len(execs), len(fails), message)
         )
     ordered = sorted(commits, key=lambda name: (first[name], name))
-    return _Timeline([_Commit(commits[name]) for name in ordered], len(by_attempt))
+    tl = _Timeline(len(by_attempt), [], [], [], [])
+    block: list[_Attempt] = []
+    start = 0
+    for i, name in enumerate(ordered):
+        attempts = commits[name]
+        tl.per_commit[name] = len(attempts)
+        tl.placed += [(a.run, name) for a in attempts]
+        tl.failing += [a for a in attempts if a.failures]
+        if all(a.failures == a.executions for a in attempts):
+            if not block:
+                start = i
+            block += attempts
+            continue
+        if block:
+            tl.blocks.append((block, (start > 0) + 1))
+            block = []
+        tl.loose += [a for a in attempts if a.failures]
+    if block:
+        tl.blocks.append((block, int(start > 0)))
+    return tl
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,8 +316,11 @@ class _Own:
 
     counts: dict[TestKey, tuple[float, int]]  # failing tests: (own failing attempts, attempts)
     #: the same, per test and stretch of its history that is left out when one of its attempts
-    #: is judged: ("commit", name), ("episode", id) and ("both", (id, name))
-    parts: dict[tuple[TestKey, tuple[str, object]], tuple[float, int]]
+    #: is judged: ("commit", name), ("episode", id) and ("both", (id, name)); own failing
+    #: attempts (only where there are some) and attempts (commits: the timeline's own count)
+    own_parts: dict[tuple[TestKey, tuple[str, object]], float]
+    episode_parts: dict[tuple[TestKey, tuple[str, object]], int]
+    timelines: Mapping[TestKey, _Timeline]
     place: dict[RunKey, tuple[str, int | None]]  # attempt -> (commit name, episode)
     #: per service: the Beta prior of its tests' own rates, (mean, weight in attempts)
     prior: dict[str, tuple[float, float]]
@@ -312,10 +343,14 @@ class _Own:
         key = (service, test)
         k, m = self.counts.get(key, (0, 0))
         commit, episode = self.place[run]
-        gone_k, gone_m = self.parts.get((key, ("commit", commit)), (0, 0))
+        gone_k = self.own_parts.get((key, ("commit", commit)), 0.0)
+        tl = self.timelines.get(key)
+        gone_m = tl.per_commit.get(commit, 0) if tl is not None else 0
         if episode is not None:
-            ek, em = self.parts.get((key, ("episode", episode)), (0, 0))
-            bk, bm = self.parts.get((key, ("both", (episode, commit))), (0, 0))
+            ek = self.own_parts.get((key, ("episode", episode)), 0.0)
+            bk = self.own_parts.get((key, ("both", (episode, commit))), 0.0)
+            em = self.episode_parts.get((key, ("episode", episode)), 0)
+            bm = self.episode_parts.get((key, ("both", (episode, commit))), 0)
             gone_k, gone_m = gone_k + ek - bk, gone_m + em - bm
         mean, weight = self.prior.get(service, (0.5, 1.0))
         return (max(k - gone_k, 0) + weight * mean) / (max(m - gone_m, 0) + weight)
@@ -366,35 +401,40 @@ def _own_rates(
     charged: Mapping[Charge, float],
     episodes: Mapping[RunKey, int],
     broken: frozenset[Charge],
+    members: Mapping[RunKey, list[tuple[TestKey, str]]],
 ) -> _Own:
     """``charged`` maps each failure charged to the environment to the probability that the
     test failed it on its own: the failure counts by that much (soft, so that two failures that
-    are each charged never both make their test look clean)."""
+    are each charged never both make their test look clean). ``members``: per attempt, the
+    failing tests that ran in it (with the commit's name)."""
     place = {key: (_commit_name(key, run), episodes.get(key)) for key, run in runs.items()}
     counts: dict[TestKey, tuple[float, int]] = {}
-    parts: dict[tuple[TestKey, tuple[str, object]], tuple[float, int]] = {}
+    own_parts: dict[tuple[TestKey, tuple[str, object]], float] = {}
     per_service: dict[str, float] = {}
     rates: dict[str, list[float]] = {}
     messages: dict[tuple[str, str], float] = {}
     for key, tl in timelines.items():
         k = 0.0
-        for c in tl.commits:
-            for a in c.attempts:
-                own = charged.get((*a.run, key[1]), 1.0) if a.failures else 0.0
-                k += own
-                commit, episode = place[a.run]
-                slots: list[tuple[str, object]] = [("commit", commit)]
-                if episode is not None:
-                    slots += [("episode", episode), ("both", (episode, commit))]
-                for slot in slots:
-                    pk, pm = parts.get((key, slot), (0.0, 0))
-                    parts[(key, slot)] = (pk + own, pm + 1)
-                if own and a.message is not None:
-                    mk = (key[0], a.message)
-                    messages[mk] = messages.get(mk, 0.0) + own
+        for a in tl.failing:
+            own = charged.get((*a.run, key[1]), 1.0)
+            k += own
+            commit, episode = place[a.run]
+            slots: list[tuple[str, object]] = [("commit", commit)]
+            if episode is not None:
+                slots += [("episode", episode), ("both", (episode, commit))]
+            for slot in slots:
+                own_parts[(key, slot)] = own_parts.get((key, slot), 0.0) + own
+            if own and a.message is not None:
+                mk = (key[0], a.message)
+                messages[mk] = messages.get(mk, 0.0) + own
         counts[key] = (k, tl.attempts)
         per_service[key[0]] = per_service.get(key[0], 0.0) + k
         rates.setdefault(key[0], []).append(k / tl.attempts if tl.attempts else 0.0)
+    episode_parts: dict[tuple[TestKey, tuple[str, object]], int] = {}
+    for run, episode in episodes.items():
+        for key, commit in members.get(run, ()):
+            for slot in (("episode", episode), ("both", (episode, commit))):
+                episode_parts[(key, slot)] = episode_parts.get((key, slot), 0) + 1
     prior = {
         s: _prior(per_service.get(s, 0.0), n, sizes.get(s, 1), rates.get(s, []))
         for s, n in service_attempts.items()
@@ -402,7 +442,10 @@ def _own_rates(
     with_message: dict[str, float] = {}
     for (svc, _m), count in messages.items():
         with_message[svc] = with_message.get(svc, 0.0) + count
-    return _Own(counts, parts, place, prior, messages, with_message, frozenset(charged), broken)
+    return _Own(
+        counts, own_parts, episode_parts, timelines, place, prior, messages, with_message,
+        frozenset(charged), broken,
+    )  # fmt: skip
 
 
 def _prior(failures: float, attempts: int, tests: int, failing: list[float]) -> tuple[float, float]:
@@ -538,15 +581,24 @@ def _fit(p: np.ndarray, n: int) -> tuple[float, float]:
         return 1.0, float(np.sum(-np.log(p)))
     if float(np.sum((1.0 - p) / p)) <= rest:
         return 0.0, 0.0
-    lo, hi = 0.0, 1.0
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        slope = float(np.sum((1.0 - p) / (p + mid * (1.0 - p)))) - rest / (1.0 - mid)
+    # The slope in e falls from positive at 0 to -inf at 1: Newton's method inside a shrinking
+    # bracket, bisecting whenever a step would leave it.
+    q = 1.0 - p
+    lo, hi, e = 0.0, 1.0, 0.5
+    for _ in range(100):
+        d = q / (p + e * q)
+        slope = float(d.sum()) - rest / (1.0 - e)
         if slope > 0:
-            lo = mid
+            lo = e
         else:
-            hi = mid
-    e = 0.5 * (lo + hi)
+            hi = e
+        curve = -float((d * d).sum()) - rest / (1.0 - e) ** 2
+        step = e - slope / curve
+        e_next = step if lo < step < hi else 0.5 * (lo + hi)
+        if abs(e_next - e) <= 1e-15 or hi - lo <= 1e-15:
+            e = e_next
+            break
+        e = e_next
     llr = float(np.sum(np.log((e + p - e * p) / p))) + rest * math.log1p(-e)
     return e, max(llr, 0.0)
 
@@ -580,28 +632,18 @@ def _charge(
         return d.environment
 
     for key, tl in timelines.items():
-        commits = tl.commits
-        i = 0
-        while i < len(commits):
-            c = commits[i]
-            if not c.all_failed:
-                for a in c.attempts:
-                    e = env(a) if a.failures else 0.0
-                    if e > 0.0 and own_share(key, a, e) < 0.5:
-                        out[(*a.run, key[1])] = own_share(key, a, e)
-                i += 1
-                continue
-            j = i
-            while j < len(commits) and commits[j].all_failed:
-                j += 1
-            block = [a for c in commits[i:j] for a in c.attempts]
+        for a in tl.loose:
+            e = env(a)
+            if e > 0.0:
+                share = own_share(key, a, e)
+                if share < 0.5:
+                    out[(*a.run, key[1])] = share
+        for block, changes in tl.blocks:
             chance = math.prod(env(a) for a in block)
-            changes = (i > 0) + (j < len(commits))
             if chance > 0.0 and chance >= change ** max(changes, 1):
                 out.update({(*a.run, key[1]): own_share(key, a, env(a)) for a in block})
             elif len(block) >= 2:
                 broken.update((*a.run, key[1]) for a in block)
-            i = j
     return out, frozenset(broken)
 
 
