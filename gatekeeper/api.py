@@ -45,6 +45,7 @@ from gatekeeper.model import (
     BenchmarkResult,
     BenchmarkSample,
     BurstRun,
+    Classification,
     CoverageReport,
     FailureKind,
     GateDecision,
@@ -65,6 +66,7 @@ from gatekeeper.model import (
     TestResult,
     TestVerdict,
     WeeklyReport,
+    WeekTrend,
 )
 from gatekeeper.pauses import gc_paused
 from gatekeeper.rules import GateConfig
@@ -1208,7 +1210,7 @@ class Gatekeeper:
                 judgements[(run_pk, s.result.group, s.result.name)] = j
             if judged.shift is not None:
                 shifts[run_pk] = judged.shift
-        return build_report(
+        report = build_report(
             since=since,
             until=end,
             runs=runs,
@@ -1225,6 +1227,30 @@ class Gatekeeper:
             generated_at=moment,
             service=service,
             shifts=shifts,
+        )
+        return replace(report, trend=self._report_trend(end, classification, reg, config, service))
+
+    def _report_trend(
+        self,
+        until: datetime,
+        classification: Classification,
+        reg: Registry,
+        config: GateConfig,
+        service: str | None,
+    ) -> tuple[WeekTrend, ...]:
+        """The report's last weeks (docs/report.md, "The last weeks"): two more reads of the
+        store, the runs and the failed executions of the span."""
+        from gatekeeper.report import TREND_WEEKS, weekly_trend
+
+        start = until - timedelta(days=7 * TREND_WEEKS)
+        return weekly_trend(
+            until=until,
+            runs=self.store.report_runs(since=start, until=until, service=service),
+            failures=self.store.report_failures(since=start, until=until, service=service),
+            classification=classification,
+            registry=reg,
+            config=config,
+            service=service,
         )
 
     def history_summary(self) -> list[ServiceSummary]:
