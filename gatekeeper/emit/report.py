@@ -27,8 +27,8 @@ from gatekeeper.model import (
     RedRun,
     RunHealth,
     TestImpact,
-    WeekTrend,
     WeeklyReport,
+    WeekTrend,
 )
 
 FORMATS = ("md", "html", "json")
@@ -737,7 +737,8 @@ def _table(
     compact: bool = False,
 ) -> str:
     """A table in a horizontally scrolling box; cells are HTML already. ``ids`` are columns of
-    test ids (kept at least a dozen characters wide), ``wide`` columns a printed page leaves out, ``nowrap`` columns kept on one line.
+    test ids (kept at least a dozen characters wide), ``wide`` columns a printed page leaves
+    out, ``nowrap`` columns kept on one line, ``prose`` columns of sentences.
     ``folded`` holds, per row, HTML shown in a row of its own under it, across the table (a
     failure message), or "" for none. A ``compact`` table is as wide as its content."""
     classes = []
