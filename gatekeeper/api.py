@@ -2110,6 +2110,103 @@ class RegistryUpdate:
         )
 
 
+OwnerLookup = Callable[[Sequence[tuple[str, str]]], Mapping[tuple[str, str], str]]
+
+_WALK_SKIP = frozenset({".git", "target", "node_modules", ".venv", "venv", "__pycache__", ".tox"})
+_WALK_LIMIT = 500_000  # files; a repository larger than this should use git
+
+
+def repository_root(cwd: Path) -> Path:
+    """The repository around ``cwd`` (git's top level), else ``cwd`` itself."""
+    top = _git(("rev-parse", "--show-toplevel"), cwd)
+    return Path(top) if top else cwd
+
+
+def code_owners(gk: Gatekeeper, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The owners CODEOWNERS gives the tests ``keys`` ((service, test id)), by each test's
+    file (docs/owners.md); tests without a file or an owner are left out. Nothing without a
+    CODEOWNERS file in the repository around the working folder."""
+    import tomllib
+
+    from gatekeeper import owners
+
+    root = repository_root(gk.cwd)
+    found = next((root / p for p in owners.LOCATIONS if (root / p).is_file()), None)
+    if found is None or not keys:
+        return {}
+    try:
+        data = found.read_bytes()[: owners.MAX_BYTES]
+    except OSError as err:
+        raise ConfigError(f"{found}: cannot read it: {err.strerror}") from err
+    rules = owners.parse(data.decode("utf-8", "replace"), str(found.relative_to(root)))
+    files = _repository_files(root)
+    crates: dict[str, str] = {}
+    for f in sorted(files):
+        if f == "Cargo.toml" or f.endswith("/Cargo.toml"):
+            try:
+                manifest = tomllib.loads((root / f).read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue  # not a crate we can read: its tests fall back to other rules
+            package = manifest.get("package")
+            lib = manifest.get("lib")
+            name = lib.get("name") if isinstance(lib, dict) else None
+            if not name and isinstance(package, dict):
+                name = package.get("name")
+            if isinstance(name, str):
+                crates.setdefault(name.replace("-", "_"), str(PurePosixPath(f).parent).strip("."))
+    repo = owners.RepositoryFiles.of(files, crates)
+    stored = gk.store.test_files()
+    out: dict[tuple[str, str], str] = {}
+    for key in keys:
+        path = owners.test_path(key[1], stored.get(key), repo, str(root))
+        owner = rules.owner_of(path) if path else None
+        if owner:
+            out[key] = owner
+    return out
+
+
+def _repository_files(root: Path) -> list[str]:
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        if shutil.which("git")
+        else None
+    )
+    if listed is not None and listed.returncode == 0:
+        return [f for f in listed.stdout.decode("utf-8", "replace").split("\0") if f]
+    files: list[str] = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _WALK_SKIP)
+        base = Path(folder).relative_to(root).as_posix()
+        files += [n if base == "." else f"{base}/{n}" for n in names]
+        if len(files) > _WALK_LIMIT:
+            break
+    return files
+
+
+def with_owners(old: Registry, new: Registry, owners: OwnerLookup | None) -> Registry:
+    """``new`` with an owner on each entry classify added (not in ``old``) that has none."""
+    if owners is None:
+        return new
+    known = {e.key for e in old.entries}
+    added = [e.key for e in new.entries if e.key not in known and not e.owner]
+    if not added:
+        return new
+    found = owners(added)
+    return replace(
+        new,
+        entries=tuple(
+            replace(e, owner=found[e.key]) if e.key in found and e.key not in known else e
+            for e in new.entries
+        ),
+    )
+
+
 def update_registry(
     gk: Gatekeeper,
     data: bytes | None,
@@ -2121,6 +2218,7 @@ def update_registry(
     default_branch: str = "main",
     max_new_share: float = 0.05,
     allow_mass: bool = False,
+    owners: OwnerLookup | None = None,
 ) -> RegistryUpdate:
     """Classify the history and merge the verdicts into the registry held in ``data`` (the
     file's bytes; None when there is no file yet). ``render`` makes the new text and the diff
@@ -2150,7 +2248,7 @@ def update_registry(
     held = {r.service for r in refused}
     updates = [u for u in flaky.registry_updates(result, entries) if u.service not in held]
     day = today or datetime.now(UTC).date()
-    new = registry.merge(old, updates, today=day)
+    new = with_owners(old, registry.merge(old, updates, today=day), owners)
     changes = registry.changes(old, new)
     text: str | None = None
     diff = ""
@@ -2280,6 +2378,7 @@ def classify_into_registry(
             default_branch=default_branch,
             max_new_share=max_new_share,
             allow_mass=allow_mass,
+            owners=lambda keys: code_owners(gk, keys),
         )
         written = False if dry_run or not update.changes else registry.save(path, update.registry)
     return ClassifyOutcome(
