@@ -48,6 +48,7 @@ from gatekeeper.model import (
     Classification,
     CoverageReport,
     FailureKind,
+    FiledTicket,
     GateDecision,
     GateFailure,
     IngestOutcome,
@@ -65,6 +66,7 @@ from gatekeeper.model import (
     TestExecution,
     TestResult,
     TestVerdict,
+    Ticket,
     WeeklyReport,
     WeekTrend,
 )
@@ -2442,3 +2444,61 @@ def quarantine_show(
         entry=reg.find(service, name),
         history=tuple(e for e in history if e.run_pk in keep),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TicketOutcome:
+    """`quarantine ticket`: the issue made for the test, and where it is when filed."""
+
+    ticket: Ticket
+    filed: FiledTicket | None = None
+    existing: str | None = None  # the registry entry's ``issue`` when it already had one
+
+
+def quarantine_ticket(
+    gk: Gatekeeper,
+    path: Path,
+    missing_ok: bool,
+    *,
+    name: str,
+    service: str | None = None,
+    create: bool = False,
+    env: Mapping[str, str] | None = None,
+    runs: int = 30,
+) -> TicketOutcome:
+    """The issue for a quarantined test (Markdown); with ``create``, filed on the tracker the
+    environment names (``gatekeeper.trackers``) and its number written into the entry's
+    ``issue`` under the registry's lock. An entry that has an issue already is not filed
+    again; nor is one whose title an open issue has (that issue is written instead)."""
+    from gatekeeper import registry, trackers
+    from gatekeeper.emit.ticket import ticket as make_ticket
+
+    detail = quarantine_show(gk, path, missing_ok, name=name, service=service, runs=runs)
+    if detail.entry is None:
+        raise NotFoundError(
+            f"{name} in {detail.service}: not in the registry {path.name}",
+            hint="a ticket is for a quarantined test; quarantine it first",
+        )
+    made = make_ticket(detail.entry, detail.history, path.name)
+    if not create:
+        return TicketOutcome(made)
+    if detail.entry.issue:
+        return TicketOutcome(made, existing=detail.entry.issue)
+    tracker = trackers.from_environment(os.environ if env is None else env)
+    filed = trackers.file_issue(tracker, made)
+    with registry.locked(path, timeout=gk.settings.lock_timeout):
+        reg = registry.load(path, missing_ok=False)
+        entry = reg.find(detail.service, name)
+        if entry is not None and entry.issue:
+            return TicketOutcome(made, filed=filed, existing=entry.issue)
+        if entry is None:
+            raise RegistryError(
+                str(path),
+                f"{name} in {detail.service} was removed while its issue {filed.url} was filed",
+                hint="close the issue, or add the entry again with --issue",
+            )
+        entries = tuple(
+            replace(e, issue=filed.reference) if e.key == entry.key else e for e in reg.entries
+        )
+        registry.save(path, replace(reg, entries=entries))
+    return TicketOutcome(made, filed=filed)

@@ -862,6 +862,57 @@ def quarantine_remove(
     typer.echo(safe_line(f"{name} in {service}: removed from {path.name}"))
 
 
+@quarantine_app.command("ticket")
+def quarantine_ticket(
+    name: Annotated[str, typer.Argument(help="The test id.")],
+    service: Annotated[
+        str | None, typer.Option(help="The test's service (needed when several have it).")
+    ] = None,
+    create: Annotated[
+        bool,
+        typer.Option(
+            "--create",
+            help="File the issue on GitHub ($GITHUB_TOKEN, $GITHUB_REPOSITORY) or GitLab "
+            "($GATEKEEPER_GITLAB_TOKEN, $CI_API_V4_URL, $CI_PROJECT_ID) and write its number "
+            "into the entry's issue field; exit 3 without a token.",
+        ),
+    ] = False,
+    runs: Annotated[int, typer.Option(help="How many recent runs the issue shows.")] = 30,
+    registry: RegistryOption = None,
+    db: DbOption = None,
+) -> None:
+    """The issue for a quarantined test, as Markdown: evidence, failures, runs, owner, and
+    the registry lines to remove when it is fixed. --create files it (once)."""
+    from gatekeeper import api
+    from gatekeeper.emit.safe import block
+    from gatekeeper.emit.safe import line as safe_line
+
+    path, missing_ok = _registry(registry)
+    _known_service(service)
+    gk = _gatekeeper(db)
+    try:
+        done = api.quarantine_ticket(
+            gk, path, missing_ok, name=name, service=service, create=create, runs=runs
+        )
+    finally:
+        gk.close()
+    t = done.ticket
+    where = f"{t.name} in {t.service}"
+    if not create:
+        typer.echo(block(f"# {t.title}\n\n{t.body}"), nl=False)
+    elif done.filed is None or done.existing:
+        typer.echo(safe_line(f"{where}: already has issue {done.existing}; nothing filed"))
+    elif done.filed.created:
+        typer.echo(safe_line(f"{where}: filed {done.filed.reference} {done.filed.url}"))
+    else:
+        typer.echo(
+            safe_line(
+                f"{where}: the open issue {done.filed.reference} {done.filed.url} has its "
+                f"title; written to {path.name}, nothing filed"
+            )
+        )
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every one).")] = (
