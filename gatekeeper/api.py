@@ -2124,15 +2124,18 @@ def repository_root(cwd: Path) -> Path:
     return Path(top) if top else cwd
 
 
-def code_owners(gk: Gatekeeper, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+def code_owners(
+    gk: Gatekeeper, keys: Sequence[tuple[str, str]], root: Path | None = None
+) -> dict[tuple[str, str], str]:
     """The owners CODEOWNERS gives the tests ``keys`` ((service, test id)), by each test's
     file (docs/owners.md); tests without a file or an owner are left out. Nothing without a
-    CODEOWNERS file in the repository around the working folder."""
+    CODEOWNERS file in ``root``, the repository (default: the one around the working
+    folder)."""
     import tomllib
 
     from gatekeeper import owners
 
-    root = repository_root(gk.cwd)
+    root = root or repository_root(gk.cwd)
     found = next((root / p for p in owners.LOCATIONS if (root / p).is_file()), None)
     if found is None or not keys:
         return {}
@@ -2355,12 +2358,15 @@ def classify_into_registry(
     default_branch: str = "main",
     max_new_share: float = 0.05,
     allow_mass: bool = False,
+    owners_root: Path | None = None,
 ) -> ClassifyOutcome:
     """Classify the history and update the registry (all of it, or one service's tests);
     ``default_branch`` is the configuration's (the history the verdicts rest on). Services
     refused for mass quarantine are left as they were (``ClassifyOutcome.refused``). Unless it
     is a dry run, the read, the merge and the write happen under the registry's lock (waiting
-    at most the settings' lock timeout), so an entry added meanwhile is never overwritten."""
+    at most the settings' lock timeout), so an entry added meanwhile is never overwritten.
+    A new entry gets the owner CODEOWNERS gives its test (``code_owners``; the repository at
+    ``owners_root``, default the one around the working folder)."""
     from gatekeeper import registry
 
     gk.require_history()
@@ -2380,7 +2386,7 @@ def classify_into_registry(
             default_branch=default_branch,
             max_new_share=max_new_share,
             allow_mass=allow_mass,
-            owners=lambda keys: code_owners(gk, keys),
+            owners=lambda keys: code_owners(gk, keys, owners_root),
         )
         written = False if dry_run or not update.changes else registry.save(path, update.registry)
     return ClassifyOutcome(

@@ -526,7 +526,10 @@ def demo(
         # registry whenever it runs
         stamps = [o.meta.timestamp for o in outcomes if o.meta.timestamp]
         day = max(stamps).date() if stamps else None
-        done = classify_into_registry(gk, registry, True, today=day)
+        # the owners from the sample monorepo's CODEOWNERS (sample_reports/repository/)
+        done = classify_into_registry(
+            gk, registry, True, today=day, owners_root=sample_reports_dir() / "repository"
+        )
         _echo_classify(done, registry.name, dry_run=False)
         typer.echo(f"\n$ gatekeeper quarantine list --registry {registry}")
         view = quarantine_view(registry, False, today=day)

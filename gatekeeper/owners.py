@@ -140,39 +140,44 @@ class RepositoryFiles:
 def test_path(
     test_id: str, stored: str | None, repo: RepositoryFiles, root: str = ""
 ) -> str | None:
-    """The repository path of a test: its report's file when it gave one (made relative to
-    ``root``, the repository's absolute path, or found by its tail), else one derived from
-    its id (docs/owners.md); None when neither leads to a path."""
-    if stored:
-        found = _stored_path(stored.replace("\\", "/"), repo, root.rstrip("/"))
+    """The repository path of a test: the file its report named when that is a repository
+    file (relative to ``root``, the repository's absolute path, or the one file it ends
+    with), else one derived from its id (docs/owners.md), else the report's relative path as
+    it is; None when nothing leads to a path."""
+    reported = _relative(stored.replace("\\", "/"), root.rstrip("/")) if stored else None
+    if reported:
+        found = _in_repository(reported, repo)
         if found:
             return found
     suite, _, _ = test_id.partition("::")
-    if "::" not in test_id:
-        suite = test_id
     first = suite.split(" ")[0]
-    if "/" in first and (first in repo.files or "." in PurePosixPath(first).name):
-        found = _stored_path(first, repo, root)  # a pytest node id: tests/test_api.py::test_x
+    if "/" in first and "." in PurePosixPath(first).name:  # a node id: tests/test_api.py::x
+        found = _in_repository(_relative(first, root.rstrip("/")), repo)
         if found:
             return found
-    return _rust_path(test_id, repo) or _dotted_path(suite, repo) or _package_path(suite, repo)
+    derived = _rust_path(test_id, repo) or _dotted_path(suite, repo) or _package_path(suite, repo)
+    if derived:
+        return derived
+    return reported if reported and not reported.startswith("/") else None
 
 
-def _stored_path(path: str, repo: RepositoryFiles, root: str) -> str | None:
+def _relative(path: str, root: str) -> str:
     if root and path.startswith(root + "/"):
         path = path[len(root) + 1 :]
     while path.startswith("./"):
         path = path[2:]
+    return path
+
+
+def _in_repository(path: str, repo: RepositoryFiles) -> str | None:
+    """``path`` if the repository has it, else the one repository file that ends with it
+    (a path relative to a crate or a test folder) or that it ends with (a path from another
+    checkout: /home/runner/work/app/app/src/x.rs)."""
     if path in repo.files:
         return path
-    # a path from another checkout (/home/runner/work/app/app/src/x.rs), or relative to a
-    # crate or the tests' folder: the one repository file it ends with
-    tail = [f for f in repo.by_stem_list(PurePosixPath(path).stem) if path.endswith("/" + f)]
-    tail += [f for f in repo.by_stem_list(PurePosixPath(path).stem) if f.endswith("/" + path)]
-    unique = sorted(set(tail))
-    if len(unique) == 1:
-        return unique[0]
-    return None if path.startswith("/") else path
+    stem = PurePosixPath(path).stem
+    tail = {f for f in repo.by_stem_list(stem) if path.endswith("/" + f) or f.endswith("/" + path)}
+    return tail.pop() if len(tail) == 1 else None
 
 
 def _rust_path(test_id: str, repo: RepositoryFiles) -> str | None:

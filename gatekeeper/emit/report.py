@@ -174,10 +174,11 @@ def _trend_line(r: WeeklyReport) -> str:
     flaky = " ".join(str(w.flaky_tests) for w in r.trend)
     held = " ".join(str(w.quarantined) for w in r.trend)
     lost = ", ".join(duration(w.time_lost) for w in r.trend)
+    first = r.trend[0].since.astimezone(UTC).date().isoformat()
+    last = _week(r.trend[-1]).split(" – ")[-1]
     return (
-        f"**The last {len(r.trend)} weeks** (oldest first; {_week(r.trend[0])} to "
-        f"{_week(r.trend[-1])}): flaky tests `{flaky}`; quarantined `{held}`; "
-        f"lost to flaky tests: {lost}."
+        f"**The last {len(r.trend)} weeks** (7 days each, {first} to {last}, oldest first): "
+        f"flaky tests `{flaky}`; quarantined `{held}`; lost to flaky tests: {lost}."
     )
 
 
@@ -720,7 +721,7 @@ def _id(text: str) -> str:
     """A test id (or a benchmark name) that wraps only after ``::``, ``.`` and ``/``: each
     part is kept on one line, with a break opportunity between parts."""
     parts = [part for part in _ID_SEPARATORS.split(text) if part]
-    inner = "<wbr>".join(f"<span>{_e(part)}</span>" for part in parts)
+    inner = "<wbr />".join(f"<span>{_e(part)}</span>" for part in parts)
     return f'<code class="id">{inner}</code>'
 
 
