@@ -187,13 +187,19 @@ def _daily(r: WeeklyReport, service: str) -> list[CIHealth]:
     return [by_day.get(d, CIHealth(service=service, day=d)) for d in r.days]
 
 
-def _status(i: TestImpact) -> str:
+def _status(i: TestImpact, *, owner: bool = True) -> str:
+    """``quarantined (#12, @team)``; without the owner where a column shows it."""
     if i.quarantined:
-        who = ", ".join(x for x in (i.issue, f"@{i.owner}" if i.owner else None) if x)
+        who = ", ".join(x for x in (i.issue, _mention(i.owner) if i.owner and owner else None) if x)
         return f"quarantined ({who})" if who else "quarantined"
     if i.verdict is not None:
         return i.verdict.value
     return "not classified"
+
+
+def _mention(owner: str) -> str:
+    """An owner as a mention: ``@ana`` for ``ana``; ``@org/team`` and e-mail addresses kept."""
+    return " ".join(o if o.startswith("@") or "@" in o else f"@{o}" for o in owner.split())
 
 
 def _headline(t: CIHealth) -> str:
@@ -668,10 +674,11 @@ border-bottom:1px solid var(--line);padding-bottom:.25rem}
 table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{border-bottom:1px solid var(--line);padding:.35rem .5rem;text-align:left;
 vertical-align:top}
-th{background:var(--soft);white-space:nowrap}td.n,th.n{text-align:right;white-space:nowrap}
+th{background:var(--soft);vertical-align:bottom}th.n{text-align:right}
+td.n{text-align:right;white-space:nowrap}
 code{font-size:.85em;overflow-wrap:anywhere}
 code.id{overflow-wrap:normal;word-break:keep-all;hyphens:none}
-code.id>span{white-space:nowrap}
+code.id>span,.who>span{white-space:nowrap}
 td.id{min-width:14ch}
 td.nw{white-space:nowrap}
 table.compact{width:auto;min-width:min(100%,40rem)}
@@ -725,6 +732,14 @@ def _id(text: str) -> str:
     return f'<code class="id">{inner}</code>'
 
 
+def _who(owner: str | None) -> str:
+    """An owner (``@acme/team-search``), wrapping only after ``/`` and between owners."""
+    if not owner:
+        return "–"
+    parts = [p for p in re.split(r"(?<=/)|(?<= )", owner) if p]
+    return '<span class="who">' + "<wbr />".join(f"<span>{_e(p)}</span>" for p in parts) + "</span>"
+
+
 def _table(
     head: Sequence[str],
     rows: Sequence[Sequence[str]],
@@ -758,7 +773,10 @@ def _table(
         classes.append(f' class="{" ".join(names)}"' if names else "")
     table = '<table class="compact">' if compact else "<table>"
     out = [f'<div class="scroll">{table}<thead><tr>']
-    out += [f"<th{c}>{_e(h)}</th>" for h, c in zip(head, classes, strict=True)]
+    # a heading wraps between its words, never at its hyphen ("re-run"): U+2011
+    out += [
+        f"<th{c}>{_e(h).replace('-', chr(0x2011))}</th>" for h, c in zip(head, classes, strict=True)
+    ]
     out.append("</tr></thead><tbody>")
     for index, row in enumerate(rows):
         fold = folded[index] if index < len(folded) else ""
@@ -913,7 +931,7 @@ def html(r: WeeklyReport) -> str:
                     _e(e.evidence.verdict.value if e.evidence else ""),
                     _e(_pct(e.evidence.failure_rate if e.evidence else None)),
                     _e(e.issue or "–"),
-                    _e(e.owner or "–"),
+                    _who(e.owner),
                     _e(e.reason),
                 ]
                 for e in entries
@@ -945,7 +963,7 @@ def html(r: WeeklyReport) -> str:
                 _id(h.entry.name),
                 _e(h.entry.service),
                 _e(", ".join(_chore_line(h).split(": ", 1)[1:])),
-                _e(h.entry.owner or "–"),
+                _who(h.entry.owner),
                 _e(h.entry.issue or "–"),
                 _e(h.entry.expires.isoformat() if h.entry.expires else "–"),
             ]
@@ -1121,8 +1139,8 @@ def _impact_table(items: Sequence[TestImpact]) -> str:
             _e(duration(i.failed_time)),
             _e(duration(i.rerun_time)),
             _e(duration(i.time_lost)),
-            _e(_status(i)),
-            _e(i.owner or "–"),
+            _e(_status(i, owner=False)),
+            _who(i.owner),
         ]
         for i in items
     ]
