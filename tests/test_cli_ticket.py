@@ -5,9 +5,13 @@ issue per test, its number written into the registry, no duplicate on a second c
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from .conftest import ROOT
 from .test_cli_classify import history_db
 from .test_cli_ingest import clean_env, gatekeeper
 
@@ -97,9 +102,9 @@ class _Handler(BaseHTTPRequestHandler):
         return self._answer(201, issue)
 
 
-@pytest.fixture(params=["github", "gitlab"])
-def tracker(request: pytest.FixtureRequest) -> Iterator[FakeTracker]:
-    server = FakeTracker(request.param)
+@contextmanager
+def serving(kind: str) -> Iterator[FakeTracker]:
+    server = FakeTracker(kind)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -107,6 +112,12 @@ def tracker(request: pytest.FixtureRequest) -> Iterator[FakeTracker]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(params=["github", "gitlab"])
+def tracker(request: pytest.FixtureRequest) -> Iterator[FakeTracker]:
+    with serving(request.param) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -196,3 +207,59 @@ def test_a_wrong_token_is_a_clear_error(registry: Path, history: str, tracker: F
     assert done.returncode == 2
     assert "HTTP 401" in done.stderr and "wrong" not in done.stderr
     assert tracker.issues == [] and _issue_of(registry) is None
+
+
+def test_the_weekly_ci_job_files_each_quarantine_once(registry: Path, history: str) -> None:
+    """docs/ci.md's GitHub ticket step, run as the runner runs it (bash -e -o pipefail),
+    twice (the GitLab job's step is the same shell)."""
+    with serving("github") as tracker:
+        _run_ticket_step(registry, history, tracker)
+
+
+def _run_ticket_step(registry: Path, history: str, tracker: FakeTracker) -> None:
+    text = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    section = text.split("## Tickets for new quarantines", 1)[1].split("\n## ", 1)[0]
+    workflow = yaml.safe_load(re.findall(r"```yaml\n(.*?)```", section, re.S)[0])
+    [step] = [
+        s for s in workflow["jobs"]["tickets"]["steps"] if s.get("name", "").startswith("file")
+    ]
+    env = {**_env(tracker), "GATEKEEPER_DB": history, "PATH": os.environ["PATH"]}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    bin_dir = registry.parent / "bin"
+    bin_dir.mkdir()
+    gk = bin_dir / "gatekeeper"
+    gk.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m gatekeeper.cli "$@"\n')
+    gk.chmod(0o755)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    quarantined = [
+        e for e in yaml.safe_load(registry.read_text())["flaky_tests"] if e["quarantined"]
+    ]
+    for _ in range(2):
+        done = subprocess.run(
+            ["bash", "-e", "-o", "pipefail", "-c", step["run"]],
+            cwd=registry.parent, env=env, capture_output=True, text=True, timeout=600,
+            check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    assert len(tracker.issues) == len(quarantined) >= 5
+    issues = [e.get("issue") for e in yaml.safe_load(registry.read_text())["flaky_tests"]
+              if e["quarantined"]]  # fmt: skip
+    assert sorted(issues) == sorted(f"#{n}" for n in range(1, len(quarantined) + 1))
+
+
+def test_a_hostile_name_is_printed_harmless(tmp_path: Path, history: str) -> None:
+    name = "evil\x1b[2J::error::pwned\u202e\nline`` two"
+    (tmp_path / "flaky-tests.yml").write_text(
+        "flaky_tests:\n"
+        f"  - name: {json.dumps(name)}\n"
+        "    service: user-service\n"
+        '    reason: "::warning::also hostile\\x07"\n',
+        encoding="utf-8",
+    )
+    done = gatekeeper("quarantine", "ticket", name, "--service", SERVICE, "--db", history,
+                      cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "\x1b" not in out and "\u202e" not in out and "\x07" not in out
+    assert not any(line.lstrip().startswith("::") for line in out.splitlines())
+    assert "evil\\x1b[2J" in out  # shown, escaped
