@@ -741,7 +741,8 @@ def skip_list(
 
 
 quarantine_app = typer.Typer(
-    help="The quarantine registry (flaky-tests.yml): list, add and remove quarantined tests.",
+    help="The quarantine registry (flaky-tests.yml): list, add and remove quarantined tests, "
+    "file a ticket for one.",
     no_args_is_help=True,
 )
 app.add_typer(quarantine_app, name="quarantine")
