@@ -64,6 +64,7 @@ from gatekeeper.model import (
     ServiceSummary,
     SourceFile,
     TestExecution,
+    TestImpact,
     TestResult,
     TestVerdict,
     Ticket,
@@ -1148,6 +1149,7 @@ class Gatekeeper:
         today: date | None = None,
         config: GateConfig | None = None,
         now: datetime | None = None,
+        owners_root: Path | None = None,
     ) -> WeeklyReport:
         """The weekly report of the runs in ``[since, until)`` (``until``: now), of one service
         or all: CI health, the flakiest tests, broken tests, quarantines, coverage and
@@ -1158,6 +1160,8 @@ class Gatekeeper:
         benchmark rule on results of runs the gate did not decide. ``config`` defaults to the
         configuration file found from the working folder (``default_branch``, coverage
         ``max_drop``, benchmark rules); ``today`` (expired quarantines) to the day of ``now``.
+        A failing test without an owner in the registry gets the one CODEOWNERS gives it (the
+        repository at ``owners_root``, default the one around the working folder).
         """
         from gatekeeper import flaky, registry
         from gatekeeper.gate import shift as gate_shift
@@ -1230,6 +1234,7 @@ class Gatekeeper:
             service=service,
             shifts=shifts,
         )
+        report = with_code_owners(self, report, reg, owners_root)
         return replace(report, trend=self._report_trend(end, classification, reg, config, service))
 
     def _report_trend(
@@ -2192,6 +2197,30 @@ def _repository_files(root: Path) -> list[str]:
         if len(files) > _WALK_LIMIT:
             break
     return files
+
+
+def with_code_owners(
+    gk: Gatekeeper, report: WeeklyReport, reg: Registry, root: Path | None = None
+) -> WeeklyReport:
+    """The report's failing and broken tests with an owner: their registry entry's, else the
+    one CODEOWNERS gives them (nothing changes without a CODEOWNERS file)."""
+    owned = {e.key: e.owner for e in reg.entries if e.owner}
+    impacts = (*report.flakiest, *report.other_failures)
+    missing = [i.key for i in impacts if not i.owner and i.key not in owned]
+    missing += [
+        (b.service, b.test_id) for b in report.broken if (b.service, b.test_id) not in owned
+    ]
+    found = {**code_owners(gk, missing, root), **owned} if missing else owned
+
+    def impact(i: TestImpact) -> TestImpact:
+        return i if i.owner or i.key not in found else replace(i, owner=found[i.key])
+
+    return replace(
+        report,
+        flakiest=tuple(impact(i) for i in report.flakiest),
+        other_failures=tuple(impact(i) for i in report.other_failures),
+        broken=tuple(replace(b, owner=found.get((b.service, b.test_id))) for b in report.broken),
+    )
 
 
 def with_owners(old: Registry, new: Registry, owners: OwnerLookup | None) -> Registry:

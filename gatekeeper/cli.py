@@ -545,7 +545,7 @@ def _demo_report(gk: Gatekeeper, registry: Path, workdir: Path) -> None:
     as the one self-contained HTML page a team lead opens."""
     from datetime import timedelta
 
-    from gatekeeper.api import demo_next_push
+    from gatekeeper.api import demo_next_push, sample_reports_dir
     from gatekeeper.emit.report import render
 
     push = demo_next_push()
@@ -560,6 +560,7 @@ def _demo_report(gk: Gatekeeper, registry: Path, workdir: Path) -> None:
         registry_missing_ok=False,
         config=push.config,
         now=until,
+        owners_root=sample_reports_dir() / "repository",
     )
     page = workdir / "report.html"
     page.write_text(render(weekly, "html"), encoding="utf-8")

@@ -1017,6 +1017,7 @@ class BrokenTest:
     confidence: float | None = None
     quarantined: bool = False  # a quarantine mutes a real regression: housekeeping
     last_message: str | None = None
+    owner: str | None = None  # its registry entry's, else CODEOWNERS' (docs/owners.md)
 
 
 class Chore(StrEnum):

@@ -330,6 +330,8 @@ def _broken_line(b: BrokenTest) -> str:
     text += f"; {plural(b.runs_turned_red, 'red run')} this period"
     if b.quarantined:
         text += "; **quarantined: the quarantine hides it**"
+    if b.owner:
+        text += f"; owner {b.owner}"
     return text
 
 
@@ -503,6 +505,7 @@ def _broken_json(b: BrokenTest) -> dict[str, Any]:
         "confidence": b.confidence,
         "quarantined": b.quarantined,
         "last_message": b.last_message,
+        "owner": b.owner,
     }
 
 
@@ -882,6 +885,7 @@ def html(r: WeeklyReport) -> str:
                     str(b.failing_executions),
                     str(b.runs_turned_red),
                     '<span class="bad">quarantined</span>' if b.quarantined else "no",
+                    _who(b.owner),
                 ]
             )
         body.append(
@@ -895,6 +899,7 @@ def html(r: WeeklyReport) -> str:
                     "failing executions",
                     "red runs this period",
                     "quarantined",
+                    "owner",
                 ],
                 rows,
                 numeric=(5, 6),

@@ -5,6 +5,7 @@ module path). The expected owners are written here by hand from the rules below.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -194,3 +195,23 @@ def test_rules(path: str, owners: tuple[str, ...]) -> None:
 def test_a_negated_pattern_is_refused_with_its_line() -> None:
     with pytest.raises(ConfigError, match=r"^CODEOWNERS:2: '!x': CODEOWNERS has no negated"):
         parse("* @a\n!x @b\n")
+
+
+def test_the_report_names_the_owner_of_every_failing_test(repo: tuple[Path, str]) -> None:
+    """No registry: every owner in the report comes from CODEOWNERS."""
+    root, db = repo
+    done = gatekeeper(
+        "report", "--since", "2026-11-14", "--until", "2026-11-21", "--format", "json",
+        "--db", db, cwd=root,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    expected = {test_id: owner for _, test_id, owner in EXPECTED}
+    flakiest = {i["test_id"]: i["owner"] for i in report["flakiest"]}
+    assert flakiest and all(expected[t] == o for t, o in flakiest.items()), flakiest
+    # the broken test: user-service's integration tests (services/user/tests/api.rs)
+    [broken] = report["broken"]
+    assert (broken["test_id"], broken["owner"]) == (
+        "api::test_get_missing_user_returns_404",
+        "@acme/team-identity",
+    )
