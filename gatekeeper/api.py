@@ -2168,7 +2168,7 @@ def code_owners(
     stored = gk.store.test_files()
     out: dict[tuple[str, str], str] = {}
     for key in keys:
-        path = owners.test_path(key[1], stored.get(key), repo, str(root))
+        path = owners.path_of(key[1], stored.get(key), repo, str(root))
         owner = rules.owner_of(path) if path else None
         if owner:
             out[key] = owner

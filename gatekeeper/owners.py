@@ -15,8 +15,12 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 from gatekeeper.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pathspec.pattern import Pattern
 
 #: Where GitHub (in this order) and GitLab look for the file; the first one found is used.
 LOCATIONS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS", ".gitlab/CODEOWNERS")
@@ -40,7 +44,7 @@ class CodeOwners:
 
     source: str
     rules: tuple[Rule, ...]
-    _matchers: tuple[object, ...] = field(default=(), repr=False, compare=False)
+    _matchers: tuple[Pattern, ...] = field(default=(), repr=False, compare=False)
 
     def owners_of(self, path: str) -> tuple[str, ...]:
         """The owners of a repository path (``/``-separated, relative to the root): per
@@ -48,7 +52,7 @@ class CodeOwners:
         path = path.lstrip("/")
         found: dict[str, tuple[str, ...]] = {}
         for rule, matcher in zip(self.rules, self._matchers, strict=True):
-            if matcher.match_file(path) is not None:  # type: ignore[attr-defined]
+            if matcher.match_file(path) is not None:
                 found[rule.section] = rule.owners
         owners: list[str] = []
         for names in found.values():
@@ -66,7 +70,7 @@ def parse(text: str, source: str = "CODEOWNERS") -> CodeOwners:
     from pathspec.patterns.gitignore.basic import GitIgnoreBasicPattern
 
     rules: list[Rule] = []
-    matchers: list[object] = []
+    matchers: list[Pattern] = []
     section = ""
     section_owners: tuple[str, ...] = ()
     for number, raw in enumerate(text.splitlines(), 1):
@@ -137,9 +141,7 @@ class RepositoryFiles:
         return self._dirs
 
 
-def test_path(
-    test_id: str, stored: str | None, repo: RepositoryFiles, root: str = ""
-) -> str | None:
+def path_of(test_id: str, stored: str | None, repo: RepositoryFiles, root: str = "") -> str | None:
     """The repository path of a test: the file its report named when that is a repository
     file (relative to ``root``, the repository's absolute path, or the one file it ends
     with), else one derived from its id (docs/owners.md), else the report's relative path as

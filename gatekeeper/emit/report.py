@@ -708,7 +708,8 @@ footer{color:var(--muted);font-size:.85rem;margin:2rem 0}
 @page{size:A4;margin:12mm}
 @media print{body{font-size:9pt}td.prose{min-width:8rem}
 tr.fold>td>*{position:static;width:auto;max-width:40rem}
-details.msg>summary{white-space:normal}details.msg>summary,.msg pre,span.msg{font-size:7pt}main{max-width:none;padding:0}
+details.msg>summary{white-space:normal}
+details.msg>summary,.msg pre,span.msg{font-size:7pt}main{max-width:none;padding:0}
 .scroll{overflow:visible}table{font-size:7.5pt}th,td{padding:.15rem .25rem}
 td.id{min-width:10ch}
 details.msg>summary{max-width:100%}

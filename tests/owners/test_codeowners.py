@@ -215,3 +215,8 @@ def test_the_report_names_the_owner_of_every_failing_test(repo: tuple[Path, str]
         "api::test_get_missing_user_returns_404",
         "@acme/team-identity",
     )
+
+
+def test_a_pattern_gitignore_refuses_is_an_error_with_its_line() -> None:
+    with pytest.raises(ConfigError, match=r"^CODEOWNERS:3: '\\\\' is not a valid pattern"):
+        parse("* @a\n\n\\\n")  # a lone backslash
