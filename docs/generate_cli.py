@@ -37,7 +37,8 @@ def render() -> str:
         "# Command-line reference",
         "",
         "Generated from the code by `python docs/generate_cli.py`; do not edit by hand.",
-        "Exit codes: 0 done, 1 the gate failed, 2 could not decide (see [errors.md](errors.md)).",
+        "Exit codes: 0 done, 1 the gate failed, 2 could not decide, 3 no issue tracker token "
+        "(see [errors.md](errors.md)).",
         "",
         "## gatekeeper",
         "",

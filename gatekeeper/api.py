@@ -45,8 +45,10 @@ from gatekeeper.model import (
     BenchmarkResult,
     BenchmarkSample,
     BurstRun,
+    Classification,
     CoverageReport,
     FailureKind,
+    FiledTicket,
     GateDecision,
     GateFailure,
     IngestOutcome,
@@ -62,9 +64,12 @@ from gatekeeper.model import (
     ServiceSummary,
     SourceFile,
     TestExecution,
+    TestImpact,
     TestResult,
     TestVerdict,
+    Ticket,
     WeeklyReport,
+    WeekTrend,
 )
 from gatekeeper.pauses import gc_paused
 from gatekeeper.rules import GateConfig
@@ -1144,6 +1149,7 @@ class Gatekeeper:
         today: date | None = None,
         config: GateConfig | None = None,
         now: datetime | None = None,
+        owners_root: Path | None = None,
     ) -> WeeklyReport:
         """The weekly report of the runs in ``[since, until)`` (``until``: now), of one service
         or all: CI health, the flakiest tests, broken tests, quarantines, coverage and
@@ -1154,6 +1160,8 @@ class Gatekeeper:
         benchmark rule on results of runs the gate did not decide. ``config`` defaults to the
         configuration file found from the working folder (``default_branch``, coverage
         ``max_drop``, benchmark rules); ``today`` (expired quarantines) to the day of ``now``.
+        A failing test without an owner in the registry gets the one CODEOWNERS gives it (the
+        repository at ``owners_root``, default the one around the working folder).
         """
         from gatekeeper import flaky, registry
         from gatekeeper.gate import shift as gate_shift
@@ -1208,7 +1216,7 @@ class Gatekeeper:
                 judgements[(run_pk, s.result.group, s.result.name)] = j
             if judged.shift is not None:
                 shifts[run_pk] = judged.shift
-        return build_report(
+        report = build_report(
             since=since,
             until=end,
             runs=runs,
@@ -1225,6 +1233,31 @@ class Gatekeeper:
             generated_at=moment,
             service=service,
             shifts=shifts,
+        )
+        report = with_code_owners(self, report, reg, owners_root)
+        return replace(report, trend=self._report_trend(end, classification, reg, config, service))
+
+    def _report_trend(
+        self,
+        until: datetime,
+        classification: Classification,
+        reg: Registry,
+        config: GateConfig,
+        service: str | None,
+    ) -> tuple[WeekTrend, ...]:
+        """The report's last weeks (docs/report.md, "The last weeks"): two more reads of the
+        store, the runs and the failed executions of the span."""
+        from gatekeeper.report import TREND_WEEKS, weekly_trend
+
+        start = until - timedelta(days=7 * TREND_WEEKS)
+        return weekly_trend(
+            until=until,
+            runs=self.store.report_runs(since=start, until=until, service=service),
+            failures=self.store.report_failures(since=start, until=until, service=service),
+            classification=classification,
+            registry=reg,
+            config=config,
+            service=service,
         )
 
     def history_summary(self) -> list[ServiceSummary]:
@@ -2084,6 +2117,130 @@ class RegistryUpdate:
         )
 
 
+OwnerLookup = Callable[[Sequence[tuple[str, str]]], Mapping[tuple[str, str], str]]
+
+_WALK_SKIP = frozenset({".git", "target", "node_modules", ".venv", "venv", "__pycache__", ".tox"})
+_WALK_LIMIT = 500_000  # files; a repository larger than this should use git
+
+
+def repository_root(cwd: Path) -> Path:
+    """The repository around ``cwd`` (git's top level), else ``cwd`` itself."""
+    top = _git(("rev-parse", "--show-toplevel"), cwd)
+    return Path(top) if top else cwd
+
+
+def code_owners(
+    gk: Gatekeeper, keys: Sequence[tuple[str, str]], root: Path | None = None
+) -> dict[tuple[str, str], str]:
+    """The owners CODEOWNERS gives the tests ``keys`` ((service, test id)), by each test's
+    file (docs/owners.md); tests without a file or an owner are left out. Nothing without a
+    CODEOWNERS file in ``root``, the repository (default: the one around the working
+    folder)."""
+    import tomllib
+
+    from gatekeeper import owners
+
+    root = root or repository_root(gk.cwd)
+    found = next((root / p for p in owners.LOCATIONS if (root / p).is_file()), None)
+    if found is None or not keys:
+        return {}
+    try:
+        data = found.read_bytes()[: owners.MAX_BYTES]
+    except OSError as err:
+        raise ConfigError(f"{found}: cannot read it: {err.strerror}") from err
+    rules = owners.parse(data.decode("utf-8", "replace"), str(found.relative_to(root)))
+    files = _repository_files(root)
+    crates: dict[str, str] = {}
+    for f in sorted(files):
+        if f == "Cargo.toml" or f.endswith("/Cargo.toml"):
+            try:
+                manifest = tomllib.loads((root / f).read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue  # not a crate we can read: its tests fall back to other rules
+            package = manifest.get("package")
+            lib = manifest.get("lib")
+            name = lib.get("name") if isinstance(lib, dict) else None
+            if not name and isinstance(package, dict):
+                name = package.get("name")
+            if isinstance(name, str):
+                crates.setdefault(name.replace("-", "_"), str(PurePosixPath(f).parent).strip("."))
+    repo = owners.RepositoryFiles.of(files, crates)
+    stored = gk.store.test_files()
+    out: dict[tuple[str, str], str] = {}
+    for key in keys:
+        path = owners.path_of(key[1], stored.get(key), repo, str(root))
+        owner = rules.owner_of(path) if path else None
+        if owner:
+            out[key] = owner
+    return out
+
+
+def _repository_files(root: Path) -> list[str]:
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        if shutil.which("git")
+        else None
+    )
+    if listed is not None and listed.returncode == 0:
+        return [f for f in listed.stdout.decode("utf-8", "replace").split("\0") if f]
+    files: list[str] = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _WALK_SKIP)
+        base = Path(folder).relative_to(root).as_posix()
+        files += [n if base == "." else f"{base}/{n}" for n in names]
+        if len(files) > _WALK_LIMIT:
+            break
+    return files
+
+
+def with_code_owners(
+    gk: Gatekeeper, report: WeeklyReport, reg: Registry, root: Path | None = None
+) -> WeeklyReport:
+    """The report's failing and broken tests with an owner: their registry entry's, else the
+    one CODEOWNERS gives them (nothing changes without a CODEOWNERS file)."""
+    owned = {e.key: e.owner for e in reg.entries if e.owner}
+    impacts = (*report.flakiest, *report.other_failures)
+    missing = [i.key for i in impacts if not i.owner and i.key not in owned]
+    missing += [
+        (b.service, b.test_id) for b in report.broken if (b.service, b.test_id) not in owned
+    ]
+    found = {**code_owners(gk, missing, root), **owned} if missing else owned
+
+    def impact(i: TestImpact) -> TestImpact:
+        return i if i.owner or i.key not in found else replace(i, owner=found[i.key])
+
+    return replace(
+        report,
+        flakiest=tuple(impact(i) for i in report.flakiest),
+        other_failures=tuple(impact(i) for i in report.other_failures),
+        broken=tuple(replace(b, owner=found.get((b.service, b.test_id))) for b in report.broken),
+    )
+
+
+def with_owners(old: Registry, new: Registry, owners: OwnerLookup | None) -> Registry:
+    """``new`` with an owner on each entry classify added (not in ``old``) that has none."""
+    if owners is None:
+        return new
+    known = {e.key for e in old.entries}
+    added = [e.key for e in new.entries if e.key not in known and not e.owner]
+    if not added:
+        return new
+    found = owners(added)
+    return replace(
+        new,
+        entries=tuple(
+            replace(e, owner=found[e.key]) if e.key in found and e.key not in known else e
+            for e in new.entries
+        ),
+    )
+
+
 def update_registry(
     gk: Gatekeeper,
     data: bytes | None,
@@ -2095,6 +2252,7 @@ def update_registry(
     default_branch: str = "main",
     max_new_share: float = 0.05,
     allow_mass: bool = False,
+    owners: OwnerLookup | None = None,
 ) -> RegistryUpdate:
     """Classify the history and merge the verdicts into the registry held in ``data`` (the
     file's bytes; None when there is no file yet). ``render`` makes the new text and the diff
@@ -2124,7 +2282,7 @@ def update_registry(
     held = {r.service for r in refused}
     updates = [u for u in flaky.registry_updates(result, entries) if u.service not in held]
     day = today or datetime.now(UTC).date()
-    new = registry.merge(old, updates, today=day)
+    new = with_owners(old, registry.merge(old, updates, today=day), owners)
     changes = registry.changes(old, new)
     text: str | None = None
     diff = ""
@@ -2229,12 +2387,15 @@ def classify_into_registry(
     default_branch: str = "main",
     max_new_share: float = 0.05,
     allow_mass: bool = False,
+    owners_root: Path | None = None,
 ) -> ClassifyOutcome:
     """Classify the history and update the registry (all of it, or one service's tests);
     ``default_branch`` is the configuration's (the history the verdicts rest on). Services
     refused for mass quarantine are left as they were (``ClassifyOutcome.refused``). Unless it
     is a dry run, the read, the merge and the write happen under the registry's lock (waiting
-    at most the settings' lock timeout), so an entry added meanwhile is never overwritten."""
+    at most the settings' lock timeout), so an entry added meanwhile is never overwritten.
+    A new entry gets the owner CODEOWNERS gives its test (``code_owners``; the repository at
+    ``owners_root``, default the one around the working folder)."""
     from gatekeeper import registry
 
     gk.require_history()
@@ -2254,6 +2415,7 @@ def classify_into_registry(
             default_branch=default_branch,
             max_new_share=max_new_share,
             allow_mass=allow_mass,
+            owners=lambda keys: code_owners(gk, keys, owners_root),
         )
         written = False if dry_run or not update.changes else registry.save(path, update.registry)
     return ClassifyOutcome(
@@ -2317,3 +2479,61 @@ def quarantine_show(
         entry=reg.find(service, name),
         history=tuple(e for e in history if e.run_pk in keep),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TicketOutcome:
+    """`quarantine ticket`: the issue made for the test, and where it is when filed."""
+
+    ticket: Ticket
+    filed: FiledTicket | None = None
+    existing: str | None = None  # the registry entry's ``issue`` when it already had one
+
+
+def quarantine_ticket(
+    gk: Gatekeeper,
+    path: Path,
+    missing_ok: bool,
+    *,
+    name: str,
+    service: str | None = None,
+    create: bool = False,
+    env: Mapping[str, str] | None = None,
+    runs: int = 30,
+) -> TicketOutcome:
+    """The issue for a quarantined test (Markdown); with ``create``, filed on the tracker the
+    environment names (``gatekeeper.trackers``) and its number written into the entry's
+    ``issue`` under the registry's lock. An entry that has an issue already is not filed
+    again; nor is one whose title an open issue has (that issue is written instead)."""
+    from gatekeeper import registry, trackers
+    from gatekeeper.emit.ticket import ticket as make_ticket
+
+    detail = quarantine_show(gk, path, missing_ok, name=name, service=service, runs=runs)
+    if detail.entry is None:
+        raise NotFoundError(
+            f"{name} in {detail.service}: not in the registry {path.name}",
+            hint="a ticket is for a quarantined test; quarantine it first",
+        )
+    made = make_ticket(detail.entry, detail.history, path.name)
+    if not create:
+        return TicketOutcome(made)
+    if detail.entry.issue:
+        return TicketOutcome(made, existing=detail.entry.issue)
+    tracker = trackers.from_environment(os.environ if env is None else env)
+    filed = trackers.file_issue(tracker, made)
+    with registry.locked(path, timeout=gk.settings.lock_timeout):
+        reg = registry.load(path, missing_ok=False)
+        entry = reg.find(detail.service, name)
+        if entry is not None and entry.issue:
+            return TicketOutcome(made, filed=filed, existing=entry.issue)
+        if entry is None:
+            raise RegistryError(
+                str(path),
+                f"{name} in {detail.service} was removed while its issue {filed.url} was filed",
+                hint="close the issue, or add the entry again with --issue",
+            )
+        entries = tuple(
+            replace(e, issue=filed.reference) if e.key == entry.key else e for e in reg.entries
+        )
+        registry.save(path, replace(reg, entries=entries))
+    return TicketOutcome(made, filed=filed)

@@ -526,7 +526,10 @@ def demo(
         # registry whenever it runs
         stamps = [o.meta.timestamp for o in outcomes if o.meta.timestamp]
         day = max(stamps).date() if stamps else None
-        done = classify_into_registry(gk, registry, True, today=day)
+        # the owners from the sample monorepo's CODEOWNERS (sample_reports/repository/)
+        done = classify_into_registry(
+            gk, registry, True, today=day, owners_root=sample_reports_dir() / "repository"
+        )
         _echo_classify(done, registry.name, dry_run=False)
         typer.echo(f"\n$ gatekeeper quarantine list --registry {registry}")
         view = quarantine_view(registry, False, today=day)
@@ -542,7 +545,7 @@ def _demo_report(gk: Gatekeeper, registry: Path, workdir: Path) -> None:
     as the one self-contained HTML page a team lead opens."""
     from datetime import timedelta
 
-    from gatekeeper.api import demo_next_push
+    from gatekeeper.api import demo_next_push, sample_reports_dir
     from gatekeeper.emit.report import render
 
     push = demo_next_push()
@@ -557,6 +560,7 @@ def _demo_report(gk: Gatekeeper, registry: Path, workdir: Path) -> None:
         registry_missing_ok=False,
         config=push.config,
         now=until,
+        owners_root=sample_reports_dir() / "repository",
     )
     page = workdir / "report.html"
     page.write_text(render(weekly, "html"), encoding="utf-8")
@@ -738,7 +742,8 @@ def skip_list(
 
 
 quarantine_app = typer.Typer(
-    help="The quarantine registry (flaky-tests.yml): list, add and remove quarantined tests.",
+    help="The quarantine registry (flaky-tests.yml): list, add and remove quarantined tests, "
+    "file a ticket for one.",
     no_args_is_help=True,
 )
 app.add_typer(quarantine_app, name="quarantine")
@@ -860,6 +865,57 @@ def quarantine_remove(
         lock_timeout=api.registry_lock_timeout(os.environ),
     )  # fmt: skip
     typer.echo(safe_line(f"{name} in {service}: removed from {path.name}"))
+
+
+@quarantine_app.command("ticket")
+def quarantine_ticket(
+    name: Annotated[str, typer.Argument(help="The test id.")],
+    service: Annotated[
+        str | None, typer.Option(help="The test's service (needed when several have it).")
+    ] = None,
+    create: Annotated[
+        bool,
+        typer.Option(
+            "--create",
+            help="File the issue on GitHub ($GITHUB_TOKEN, $GITHUB_REPOSITORY) or GitLab "
+            "($GATEKEEPER_GITLAB_TOKEN, $CI_API_V4_URL, $CI_PROJECT_ID) and write its number "
+            "into the entry's issue field; exit 3 without a token.",
+        ),
+    ] = False,
+    runs: Annotated[int, typer.Option(help="How many recent runs the issue shows.")] = 30,
+    registry: RegistryOption = None,
+    db: DbOption = None,
+) -> None:
+    """The issue for a quarantined test, as Markdown: evidence, failures, runs, owner, and
+    the registry lines to remove when it is fixed. --create files it (once)."""
+    from gatekeeper import api
+    from gatekeeper.emit.safe import block
+    from gatekeeper.emit.safe import line as safe_line
+
+    path, missing_ok = _registry(registry)
+    _known_service(service)
+    gk = _gatekeeper(db)
+    try:
+        done = api.quarantine_ticket(
+            gk, path, missing_ok, name=name, service=service, create=create, runs=runs
+        )
+    finally:
+        gk.close()
+    t = done.ticket
+    where = f"{t.name} in {t.service}"
+    if not create:
+        typer.echo(block(f"# {t.title}\n\n{t.body}"), nl=False)
+    elif done.filed is None or done.existing:
+        typer.echo(safe_line(f"{where}: already has issue {done.existing}; nothing filed"))
+    elif done.filed.created:
+        typer.echo(safe_line(f"{where}: filed {done.filed.reference} {done.filed.url}"))
+    else:
+        typer.echo(
+            safe_line(
+                f"{where}: the open issue {done.filed.reference} {done.filed.url} has its "
+                f"title; written to {path.name}, nothing filed"
+            )
+        )
 
 
 @app.command()

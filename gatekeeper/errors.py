@@ -10,6 +10,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_GATE_FAILED = 1
 EXIT_CANNOT_DECIDE = 2
+EXIT_NO_CREDENTIALS = 3  # `quarantine ticket --create` without a tracker token
 
 
 def reason_of(err: OSError | ValueError) -> str:
@@ -132,6 +133,19 @@ class UndecidedError(GatekeeperError):
     together (a loaded machine) and ``benchmarks.common_shift`` is ``undecided``."""
 
     kind = "undecided"
+
+
+class TrackerError(GatekeeperError):
+    """The issue tracker (GitHub, GitLab) refused a request or could not be reached."""
+
+    kind = "tracker"
+
+
+class TrackerCredentialsError(TrackerError):
+    """No tracker or no token to file an issue with: exit code 3, so a scheduled job can tell
+    "not configured" from "the tracker failed"."""
+
+    exit_code = EXIT_NO_CREDENTIALS
 
 
 class RunConflictError(GatekeeperError):

@@ -1017,6 +1017,7 @@ class BrokenTest:
     confidence: float | None = None
     quarantined: bool = False  # a quarantine mutes a real regression: housekeeping
     last_message: str | None = None
+    owner: str | None = None  # its registry entry's, else CODEOWNERS' (docs/owners.md)
 
 
 class Chore(StrEnum):
@@ -1158,3 +1159,59 @@ class WeeklyReport:
     coverage: tuple[CoverageTrend, ...]
     benchmarks: tuple[BenchmarkTrend, ...]
     notes: tuple[str, ...] = ()
+    owners: tuple[OwnerQuarantines, ...] = ()  # quarantines in force, grouped by owner
+    trend: tuple[WeekTrend, ...] = ()  # the last weeks up to ``until``, oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerQuarantines:
+    """One owner's quarantines in force (``owner`` None: entries without one): how many, how
+    many are new in the period, and the time their tests lost in it."""
+
+    owner: str | None
+    quarantined: int
+    new: int
+    time_lost: float
+    tests: tuple[tuple[str, str], ...] = ()  # (service, name) of the entries
+
+
+@dataclass(frozen=True, slots=True)
+class WeekTrend:
+    """One week ``[since, until)`` of the report's trend: its runs, the flaky tests that
+    failed in it, the quarantines in force at its end, and the time lost to flaky tests."""
+
+    since: dt.datetime
+    until: dt.datetime
+    runs: int
+    red: int
+    flaky_tests: int
+    quarantined: int
+    time_lost: float
+
+
+# ---------------------------------------------------------------------------------------------
+# Owners (CODEOWNERS) and tickets
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """An issue to file for a quarantined test: its title, its Markdown body, its labels."""
+
+    service: str
+    name: str
+    title: str
+    body: str
+    owner: str | None = None
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FiledTicket:
+    """An issue in a tracker: its reference for the registry (``#12``), number and address;
+    ``created`` False when it was there already (the registry's or an open one found by title)."""
+
+    reference: str
+    number: int
+    url: str
+    created: bool

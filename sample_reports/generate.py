@@ -33,7 +33,8 @@ N_NEXT = N_MAIN + 1  # the next push to main: written to next/, gated by the dem
 WORK = "/home/runner/work/platform/platform/services"
 SERVICES = ("user-service", "messaging-service", "search-service")
 NEXT = "next"  # the folder of the next push (not in the manifest)
-OUTPUTS = (*SERVICES, "invalid", NEXT, "manifest.jsonl", "README.md")
+REPOSITORY = "repository"  # the monorepo's paths and CODEOWNERS, for the owners of tests
+OUTPUTS = (*SERVICES, "invalid", NEXT, REPOSITORY, "manifest.jsonl", "README.md")
 MAX_BYTES = 5_000_000
 
 
@@ -2266,6 +2267,46 @@ def run_meta(run: Run) -> dict[str, object]:
     }
 
 
+# The monorepo's CODEOWNERS (GitHub's rules: the last matching line wins): a team per service,
+# and narrower rules for files another team looks after.
+CODEOWNERS = """\
+# acme/platform: who fixes what. The last matching line wins.
+*                                              @acme/platform
+/services/user-service/                        @acme/team-identity
+/services/user-service/src/cache.rs            @acme/team-cache
+/services/user-service/src/auth/               @acme/team-security
+/services/messaging-service/                   @acme/team-messaging
+/services/search-service/                      @acme/team-search
+/services/search-service/tests/test_index.py   @acme/team-indexing
+"""
+RUST_CRATES = ("user-service", "messaging-service")
+
+
+def repository() -> dict[str, str]:
+    """The paths of the monorepo the reports come from (each file a one-line stand-in), its
+    crates' Cargo.toml and its CODEOWNERS: what `gatekeeper classify` reads to give a test an
+    owner (docs/owners.md). The test files are the ones the reports name (a Rust test's
+    assertion, a Python test's module), the sources those of the coverage reports."""
+    out = {f"{REPOSITORY}/.github/CODEOWNERS": CODEOWNERS}
+    tests = {"user-service": USER_TESTS, "messaging-service": MESSAGING_TESTS}
+    tests["search-service"] = SEARCH_TESTS
+    for service in SERVICES:
+        base = f"{REPOSITORY}/services/{service}"
+        paths = {t.where.split(":")[0] for t in tests[service] if t.where}
+        source = "src/" if service == "search-service" else ""
+        paths |= {source + f.path for f in FILES[service]}
+        if service in RUST_CRATES:
+            out[f"{base}/Cargo.toml"] = (
+                f'[package]\nname = "{service}"\nversion = "0.1.0"\nedition = "2021"\n'
+            )
+        else:
+            paths.add("tests/__init__.py")
+        for path in sorted(paths):
+            comment = "#" if path.endswith(".py") else "//"
+            out[f"{base}/{path}"] = f"{comment} {service}/{path}: a stand-in (generate.py)\n"
+    return out
+
+
 def manifest(summaries: list[RunSummary]) -> str:
     lines = []
     for s in sorted(summaries, key=lambda x: (x.run.start, SERVICES.index(x.run.service))):
@@ -2580,6 +2621,8 @@ sample_reports/
   invalid/                                bad inputs, one per kind (see invalid/README.md)
   next/user-service/                      the next push after run-30, not in the manifest
   next/meta.json                          its run metadata (see "The next push" below)
+  repository/                             the monorepo's paths (one-line stand-ins) and its
+                                          .github/CODEOWNERS: the owners of the tests
 ```
 
 `manifest.jsonl` is the input of `gatekeeper ingest --manifest sample_reports/manifest.jsonl`:
@@ -3101,6 +3144,7 @@ def write_all(root: Path) -> None:
     for name, text in invalid_files(runs, reports).items():
         outputs[f"invalid/{name}"] = text
     outputs.update(nxt)
+    outputs.update(repository())
     for rel, text in outputs.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import html as html_lib
 import json
 import math
+import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from gatekeeper.model import (
@@ -21,11 +22,13 @@ from gatekeeper.model import (
     CoveragePoint,
     CoverageTrend,
     Housekeeping,
+    OwnerQuarantines,
     QuarantineEntry,
     RedRun,
     RunHealth,
     TestImpact,
     WeeklyReport,
+    WeekTrend,
 )
 
 FORMATS = ("md", "html", "json")
@@ -151,18 +154,52 @@ def _change(change: float | None) -> str:
     return "" if change is None else f"{change * 100:+.1f}%".replace("-", "−")
 
 
+def _week(w: WeekTrend) -> str:
+    """A week of the trend by its first and last UTC days."""
+    last = (w.until - timedelta(microseconds=1)).astimezone(UTC).date()
+    return f"{w.since.astimezone(UTC).date().isoformat()} – {last.isoformat()}"
+
+
+def _owner_line(o: OwnerQuarantines, r: WeeklyReport) -> str:
+    """``@team-messaging: 4 quarantined, 2 new this week, 3 min 05 s lost``."""
+    when = "this week" if len(r.days) <= 8 and _title(r).startswith("Weekly") else "in the period"
+    return (
+        f"{o.owner or 'no owner'}: {o.quarantined} quarantined, {o.new} new {when}, "
+        f"{duration(o.time_lost)} lost"
+    )
+
+
+def _trend_line(r: WeeklyReport) -> str:
+    """The trend in one Markdown paragraph: per week, oldest first."""
+    flaky = " ".join(str(w.flaky_tests) for w in r.trend)
+    held = " ".join(str(w.quarantined) for w in r.trend)
+    lost = ", ".join(duration(w.time_lost) for w in r.trend)
+    first = r.trend[0].since.astimezone(UTC).date().isoformat()
+    last = _week(r.trend[-1]).split(" – ")[-1]
+    return (
+        f"**The last {len(r.trend)} weeks** (7 days each, {first} to {last}, oldest first): "
+        f"flaky tests `{flaky}`; quarantined `{held}`; lost to flaky tests: {lost}."
+    )
+
+
 def _daily(r: WeeklyReport, service: str) -> list[CIHealth]:
     by_day = {h.day: h for h in r.daily if h.service == service}
     return [by_day.get(d, CIHealth(service=service, day=d)) for d in r.days]
 
 
-def _status(i: TestImpact) -> str:
+def _status(i: TestImpact, *, owner: bool = True) -> str:
+    """``quarantined (#12, @team)``; without the owner where a column shows it."""
     if i.quarantined:
-        who = ", ".join(x for x in (i.issue, f"@{i.owner}" if i.owner else None) if x)
+        who = ", ".join(x for x in (i.issue, _mention(i.owner) if i.owner and owner else None) if x)
         return f"quarantined ({who})" if who else "quarantined"
     if i.verdict is not None:
         return i.verdict.value
     return "not classified"
+
+
+def _mention(owner: str) -> str:
+    """An owner as a mention: ``@ana`` for ``ana``; ``@org/team`` and e-mail addresses kept."""
+    return " ".join(o if o.startswith("@") or "@" in o else f"@{o}" for o in owner.split())
 
 
 def _headline(t: CIHealth) -> str:
@@ -204,6 +241,8 @@ def markdown(r: WeeklyReport) -> str:
                 f"| {h.red_flaky} | {h.red_infrastructure} | {h.reruns} | `{spark}` |"
             )
         out.append("")
+    if r.trend:
+        out += [_trend_line(r), ""]
 
     if r.broken:
         out.append(f"**Broken now** ({len(r.broken)})")
@@ -233,6 +272,11 @@ def markdown(r: WeeklyReport) -> str:
 
     out.append(_quarantine_line(r))
     out.append("")
+    if r.owners:
+        out.append("**Quarantines by owner**")
+        out += [f"- {_owner_line(o, r)}" for o in r.owners[:MARKDOWN_LIST]]
+        out += _more(len(r.owners))
+        out.append("")
     if r.housekeeping:
         out.append(_housekeeping_line(r.housekeeping))
         out += [f"- {_chore_line(h)}" for h in r.housekeeping[:MARKDOWN_LIST]]
@@ -286,6 +330,8 @@ def _broken_line(b: BrokenTest) -> str:
     text += f"; {plural(b.runs_turned_red, 'red run')} this period"
     if b.quarantined:
         text += "; **quarantined: the quarantine hides it**"
+    if b.owner:
+        text += f"; owner {b.owner}"
     return text
 
 
@@ -459,6 +505,7 @@ def _broken_json(b: BrokenTest) -> dict[str, Any]:
         "confidence": b.confidence,
         "quarantined": b.quarantined,
         "last_message": b.last_message,
+        "owner": b.owner,
     }
 
 
@@ -583,6 +630,28 @@ def json_object(r: WeeklyReport) -> dict[str, Any]:
         "coverage": [_coverage_json(c) for c in r.coverage],
         "benchmarks": [_benchmark_json(b) for b in r.benchmarks],
         "notes": list(r.notes),
+        "owners": [
+            {
+                "owner": o.owner,
+                "quarantined": o.quarantined,
+                "new": o.new,
+                "time_lost": _r(o.time_lost, 3),
+                "tests": [{"service": s, "name": n} for s, n in o.tests],
+            }
+            for o in r.owners
+        ],
+        "trend": [
+            {
+                "since": _iso(w.since),
+                "until": _iso(w.until),
+                "runs": w.runs,
+                "red": w.red,
+                "flaky_tests": w.flaky_tests,
+                "quarantined": w.quarantined,
+                "time_lost": _r(w.time_lost, 3),
+            }
+            for w in r.trend
+        ],
     }
 
 
@@ -596,7 +665,7 @@ _CSS = """
 *{box-sizing:border-box}
 body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,
 sans-serif;color:var(--ink);background:var(--bg)}
-main{max-width:60rem;margin:0 auto;padding:1rem}
+main{max-width:110rem;margin:0 auto;padding:1rem clamp(.75rem,2.5vw,2.5rem)}
 h1{font-size:1.5rem;margin:.5rem 0 0}h2{font-size:1.2rem;margin:2rem 0 .5rem;
 border-bottom:1px solid var(--line);padding-bottom:.25rem}
 .period{color:var(--muted);margin:.25rem 0 1rem}
@@ -604,37 +673,124 @@ border-bottom:1px solid var(--line);padding-bottom:.25rem}
 .card{background:var(--soft);border-radius:.5rem;padding:.6rem .8rem}
 .card b{display:block;font-size:1.4rem}.card span{color:var(--muted);font-size:.85rem}
 .card.real b{color:var(--real)}.card.flaky b{color:var(--flaky)}.card.infra b{color:var(--infra)}
-.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;margin:.5rem 0}
+.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;margin:.5rem 0;max-width:100%}
 table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{border-bottom:1px solid var(--line);padding:.35rem .5rem;text-align:left;
 vertical-align:top}
-th{background:var(--soft);white-space:nowrap}td.n,th.n{text-align:right;white-space:nowrap}
-code{font-size:.85em;word-break:break-all}
-.msg{white-space:pre-wrap;font:.8rem/1.35 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
-figure.chart{margin:1rem 0;padding:0}
+th{background:var(--soft);vertical-align:bottom}th.n{text-align:right}
+td.n{text-align:right;white-space:nowrap}
+code{font-size:.85em;overflow-wrap:anywhere}
+code.id{overflow-wrap:normal;word-break:keep-all;hyphens:none}
+code.id>span,.who>span{white-space:nowrap}
+td.id{min-width:14ch}
+td.nw{white-space:nowrap}
+table.compact{width:auto;min-width:min(100%,40rem)}
+tr.has-fold>td{border-bottom:0}tr.fold>td{padding-top:0;padding-left:1.5rem}
+tr.fold>td>*{display:block;position:sticky;left:1.5rem;width:min(100ch,calc(100vw - 8rem))}
+td.prose{min-width:18rem}
+details.msg>summary{cursor:pointer;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;
+max-width:min(100%,90ch);
+font:.8rem/1.35 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+details.msg[open]>summary{white-space:normal;color:var(--muted)}
+.msg pre,span.msg{white-space:pre-wrap;overflow-wrap:anywhere;margin:.25rem 0 0;max-width:100ch;
+font:.8rem/1.35 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,32rem),1fr));
+gap:0 2rem}
+figure.chart{margin:1rem 0;padding:0;min-width:0}
 figure.chart svg{display:block;width:100%;height:auto;max-width:46rem}
 figcaption{color:var(--muted);font-size:.85rem}
 .tag{display:inline-block;border-radius:1rem;padding:0 .5rem;font-size:.8rem;color:#fff}
 .tag.red-real{background:var(--real)}.tag.red-flaky{background:var(--flaky)}
 .tag.red-infrastructure{background:var(--infra)}
 .bad{color:var(--real)}.good{color:var(--ok)}.muted{color:var(--muted)}
+ul.owners{padding-left:1.2rem}
 footer{color:var(--muted);font-size:.85rem;margin:2rem 0}
+@page{size:A4;margin:12mm}
+@media print{body{font-size:9pt}td.prose{min-width:8rem}
+tr.fold>td>*{position:static;width:auto;max-width:40rem}
+details.msg>summary{white-space:normal}
+details.msg>summary,.msg pre,span.msg{font-size:7pt}main{max-width:none;padding:0}
+.scroll{overflow:visible}table{font-size:7.5pt}th,td{padding:.15rem .25rem}
+td.id{min-width:10ch}
+details.msg>summary{max-width:100%}
+.charts{display:block}figure.chart{break-inside:avoid}figure.chart svg{max-width:100%}
+tr{break-inside:avoid}thead{display:table-header-group}h2,h3{break-after:avoid}
+th.wide,td.wide{display:none}a{color:inherit;text-decoration:none}}
 """
+
+#: Where a test id may wrap: after these separators, never inside a name (docs/test-ids.md).
+_ID_SEPARATORS = re.compile(r"(?<=::)|(?<=[./])(?=.)")
+_SUMMARY_CHARS = 120  # a message's first line in its collapsed row
+_MESSAGE_CHARS = 4000  # the most of a message the page holds
 
 
 def _e(text: object) -> str:
     return html_lib.escape(str(text), quote=True)
 
 
-def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[int] = ()) -> str:
-    """A table in a horizontally scrolling box; cells are HTML already."""
-    cls = [' class="n"' if i in numeric else "" for i in range(len(head))]
-    out = ['<div class="scroll"><table><thead><tr>']
-    out += [f"<th{c}>{_e(h)}</th>" for h, c in zip(head, cls, strict=True)]
+def _id(text: str) -> str:
+    """A test id (or a benchmark name) that wraps only after ``::``, ``.`` and ``/``: each
+    part is kept on one line, with a break opportunity between parts."""
+    parts = [part for part in _ID_SEPARATORS.split(text) if part]
+    inner = "<wbr />".join(f"<span>{_e(part)}</span>" for part in parts)
+    return f'<code class="id">{inner}</code>'
+
+
+def _who(owner: str | None) -> str:
+    """An owner (``@acme/team-search``), wrapping only after ``/`` and between owners."""
+    if not owner:
+        return "–"
+    parts = [p for p in re.split(r"(?<=/)|(?<= )", owner) if p]
+    return '<span class="who">' + "<wbr />".join(f"<span>{_e(p)}</span>" for p in parts) + "</span>"
+
+
+def _table(
+    head: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    numeric: Sequence[int] = (),
+    *,
+    ids: Sequence[int] = (),
+    wide: Sequence[int] = (),
+    nowrap: Sequence[int] = (),
+    prose: Sequence[int] = (),
+    folded: Sequence[str] = (),
+    compact: bool = False,
+) -> str:
+    """A table in a horizontally scrolling box; cells are HTML already. ``ids`` are columns of
+    test ids (kept at least a dozen characters wide), ``wide`` columns a printed page leaves
+    out, ``nowrap`` columns kept on one line, ``prose`` columns of sentences.
+    ``folded`` holds, per row, HTML shown in a row of its own under it, across the table (a
+    failure message), or "" for none. A ``compact`` table is as wide as its content."""
+    classes = []
+    for i in range(len(head)):
+        names = [
+            name
+            for name, cols in (
+                ("n", numeric),
+                ("id", ids),
+                ("wide", wide),
+                ("nw", nowrap),
+                ("prose", prose),
+            )
+            if i in cols
+        ]
+        classes.append(f' class="{" ".join(names)}"' if names else "")
+    table = '<table class="compact">' if compact else "<table>"
+    out = [f'<div class="scroll">{table}<thead><tr>']
+    # a heading wraps between its words, never at its hyphen ("re-run"): U+2011
+    out += [
+        f"<th{c}>{_e(h).replace('-', chr(0x2011))}</th>" for h, c in zip(head, classes, strict=True)
+    ]
     out.append("</tr></thead><tbody>")
-    for row in rows:
-        out.append("<tr>" + "".join(f"<td{c}>{v}</td>" for v, c in zip(row, cls, strict=True)))
-        out.append("</tr>")
+    for index, row in enumerate(rows):
+        fold = folded[index] if index < len(folded) else ""
+        out.append(
+            ('<tr class="has-fold">' if fold else "<tr>")
+            + "".join(f"<td{c}>{v}</td>" for v, c in zip(row, classes, strict=True))
+            + "</tr>"
+        )
+        if fold:
+            out.append(f'<tr class="fold"><td colspan="{len(head)}">{fold}</td></tr>')
     out.append("</tbody></table></div>")
     return "".join(out)
 
@@ -703,9 +859,16 @@ def html(r: WeeklyReport) -> str:
                 ],
                 rows,
                 numeric=range(1, 12),
+                wide=(7, 8, 9),
             )
         )
-    body += [_figure(drawn.get("chart-failure-rate")), _figure(drawn.get("chart-red-runs"))]
+    body.append(
+        '<div class="charts">'
+        + _figure(drawn.get("chart-failure-rate"))
+        + _figure(drawn.get("chart-red-runs"))
+        + "</div>"
+    )
+    body.append(_trend_html(r))
     body.append("</section>")
 
     body.append(f'<section id="broken"><h2>Broken now ({len(r.broken)})</h2>')
@@ -715,7 +878,7 @@ def html(r: WeeklyReport) -> str:
             s = b.since
             rows.append(
                 [
-                    f"<code>{_e(b.test_id)}</code>",
+                    _id(b.test_id),
                     _e(b.service),
                     f"<code>{_e(_commit(s.commit if s else None))}</code>",
                     _e(s.run if s and s.run else "?"),
@@ -723,7 +886,7 @@ def html(r: WeeklyReport) -> str:
                     str(b.failing_executions),
                     str(b.runs_turned_red),
                     '<span class="bad">quarantined</span>' if b.quarantined else "no",
-                    _message(b.last_message),
+                    _who(b.owner),
                 ]
             )
         body.append(
@@ -737,10 +900,14 @@ def html(r: WeeklyReport) -> str:
                     "failing executions",
                     "red runs this period",
                     "quarantined",
-                    "message",
+                    "owner",
                 ],
                 rows,
                 numeric=(5, 6),
+                ids=(0,),
+                wide=(3,),
+                nowrap=(1, 4),
+                folded=[_message(b.last_message) for b in r.broken],
             )
         )
     else:
@@ -755,6 +922,7 @@ def html(r: WeeklyReport) -> str:
     body.append("</section>")
 
     body.append(f'<section id="quarantines"><h2>Quarantines ({r.quarantined} in force)</h2>')
+    body.append(_owners_html(r))
     for label, entries, when in (
         ("New", r.new_quarantines, "detected"),
         ("Released", r.released_quarantines, "released"),
@@ -763,13 +931,13 @@ def html(r: WeeklyReport) -> str:
         if entries:
             rows = [
                 [
-                    f"<code>{_e(e.name)}</code>",
+                    _id(e.name),
                     _e(e.service),
                     _e(_day(getattr(e.evidence, when, None))),
                     _e(e.evidence.verdict.value if e.evidence else ""),
                     _e(_pct(e.evidence.failure_rate if e.evidence else None)),
                     _e(e.issue or "–"),
-                    _e(e.owner or "–"),
+                    _who(e.owner),
                     _e(e.reason),
                 ]
                 for e in entries
@@ -788,22 +956,33 @@ def html(r: WeeklyReport) -> str:
                     ],
                     rows,
                     numeric=(4,),
+                    ids=(0,),
+                    nowrap=(1, 2),
+                    prose=(7,),
+                    wide=(3,),
                 )
             )
     body.append("<h3>Housekeeping</h3>")
     if r.housekeeping:
         rows = [
             [
-                f"<code>{_e(h.entry.name)}</code>",
+                _id(h.entry.name),
                 _e(h.entry.service),
                 _e(", ".join(_chore_line(h).split(": ", 1)[1:])),
-                _e(h.entry.owner or "–"),
+                _who(h.entry.owner),
                 _e(h.entry.issue or "–"),
                 _e(h.entry.expires.isoformat() if h.entry.expires else "–"),
             ]
             for h in r.housekeeping
         ]
-        body.append(_table(["test", "service", "to do", "owner", "issue", "expires"], rows))
+        body.append(
+            _table(
+                ["test", "service", "to do", "owner", "issue", "expires"],
+                rows,
+                ids=(0,),
+                nowrap=(1, 5),
+            )
+        )
     else:
         body.append(
             '<p class="muted">Every quarantine has an owner and an issue, none expired.</p>'
@@ -846,7 +1025,7 @@ def html(r: WeeklyReport) -> str:
             news = "; ".join(_benchmark_news(trend))
             rows.append(
                 [
-                    f"<code>{_e(trend.name)}</code>",
+                    _id(trend.name),
                     _e(trend.service),
                     _e(trend.group),
                     _e(format_value(latest.value, trend.unit)),
@@ -870,6 +1049,7 @@ def html(r: WeeklyReport) -> str:
                 ],
                 rows,
                 (3, 5, 6),
+                ids=(0,),
             )
         )
     else:
@@ -886,12 +1066,19 @@ def html(r: WeeklyReport) -> str:
                 f"<code>{_e(_commit(x.commit))}</code>",
                 _e(x.branch or "?"),
                 f'<span class="tag {x.health.value}">{_e(_HEALTH_TEXT[x.health])}</span>',
-                ", ".join(f"<code>{_e(t)}</code>" for t in x.failed_tests[:5])
+                ", ".join(_id(t) for t in x.failed_tests[:5])
                 + (f" and {len(x.failed_tests) - 5} more" if len(x.failed_tests) > 5 else ""),
             ]
             for x in r.red_runs[-HTML_RUNS:]
         ]
-        body.append(_table(["at", "service", "run", "commit", "branch", "why", "failed"], rows))
+        body.append(
+            _table(
+                ["at", "service", "run", "commit", "branch", "why", "failed"],
+                rows,
+                ids=(6,),
+                wide=(4,),
+            )
+        )
     body.append("</section>")
 
     notes = "".join(f"<p>{_e(n)}</p>" for n in r.notes)
@@ -911,16 +1098,22 @@ def html(r: WeeklyReport) -> str:
     )
 
 
-def _message(text: str | None, lines: int = 4, chars: int = 400) -> str:
-    """A failure message's first lines, kept as lines (the cell's CSS keeps the breaks)."""
+def _message(text: str | None) -> str:
+    """A failure message: its first line, cut to fit, that opens on a click (``<details>``,
+    no script) to the whole message; the whole of a short one-line message as it is."""
     if not text:
         return ""
-    kept = "\n".join(text.strip().splitlines()[:lines])
-    if len(kept) > chars:
-        kept = kept[: chars - 1] + "…"
-    elif kept != text.strip():
-        kept += "\n…"
-    return f'<span class="msg">{_e(kept)}</span>'
+    whole = text.strip()
+    if len(whole) > _MESSAGE_CHARS:
+        whole = whole[: _MESSAGE_CHARS - 1] + "…"
+    first = whole.splitlines()[0] if whole else ""
+    if whole == first and len(first) <= _SUMMARY_CHARS:
+        return f'<span class="msg">{_e(first)}</span>'
+    shown = first if len(first) <= _SUMMARY_CHARS else first[: _SUMMARY_CHARS - 1] + "…"
+    return (
+        f'<details class="msg"><summary title="{_e(whole[:1000])}">{_e(shown)}</summary>'
+        f"<pre>{_e(whole)}</pre></details>"
+    )
 
 
 def _figure(chart: Any) -> str:
@@ -944,7 +1137,7 @@ def _run_link(x: RedRun) -> str:
 def _impact_table(items: Sequence[TestImpact]) -> str:
     rows = [
         [
-            f"<code>{_e(i.test_id)}</code>",
+            _id(i.test_id),
             _e(i.service),
             f"{i.failed_executions} of {i.executions}",
             str(i.runs_turned_red),
@@ -952,8 +1145,8 @@ def _impact_table(items: Sequence[TestImpact]) -> str:
             _e(duration(i.failed_time)),
             _e(duration(i.rerun_time)),
             _e(duration(i.time_lost)),
-            _e(_status(i)),
-            _message(i.last_message),
+            _e(_status(i, owner=False)),
+            _who(i.owner),
         ]
         for i in items
     ]
@@ -968,8 +1161,41 @@ def _impact_table(items: Sequence[TestImpact]) -> str:
             "re-run time",
             "time lost",
             "status",
-            "last message",
+            "owner",
         ],
         rows,
         numeric=(2, 3, 4, 5, 6, 7),
+        ids=(0,),
+        wide=(4, 5, 6),
+        nowrap=(1,),
+        folded=[_message(i.last_message) for i in items],
+    )
+
+
+def _owners_html(r: WeeklyReport) -> str:
+    """The quarantines in force by owner, most first: what each team has to fix."""
+    if not r.owners:
+        return ""
+    items = [f"<li>{_e(_owner_line(o, r))}</li>" for o in r.owners]
+    return f'<h3>By owner</h3><ul class="owners">{"".join(items)}</ul>'
+
+
+def _trend_html(r: WeeklyReport) -> str:
+    """The last weeks, one row each: is it getting better?"""
+    if not r.trend:
+        return ""
+    rows = [
+        [
+            _e(_week(w)),
+            str(w.runs),
+            f"{w.red} ({share(w.red, w.runs)})" if w.runs else "–",
+            str(w.flaky_tests),
+            str(w.quarantined),
+            _e(duration(w.time_lost)),
+        ]
+        for w in r.trend
+    ]
+    head = ["week", "runs", "red", "flaky tests", "quarantined", "lost to flaky"]
+    return f"<h3>The last {len(r.trend)} weeks</h3>" + _table(
+        head, rows, numeric=(1, 2, 3, 4, 5), nowrap=(0,), compact=True
     )

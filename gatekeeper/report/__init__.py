@@ -7,21 +7,27 @@ gathers the inputs and ``gatekeeper.emit.report`` renders the result.
 
 from gatekeeper.report.build import (
     ALL_SERVICES,
+    TREND_WEEKS,
     build_report,
     decided_benchmarks,
     history_window,
     impact_order,
+    owner_quarantines,
     replay_plan,
+    weekly_trend,
 )
 from gatekeeper.report.period import parse_period, period_days
 
 __all__ = [
     "ALL_SERVICES",
+    "TREND_WEEKS",
     "build_report",
     "decided_benchmarks",
     "history_window",
     "impact_order",
+    "owner_quarantines",
     "parse_period",
     "period_days",
     "replay_plan",
+    "weekly_trend",
 ]

@@ -10,7 +10,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from gatekeeper.model import (
     BenchmarkJudgement,
@@ -28,6 +28,7 @@ from gatekeeper.model import (
     CoverageTrend,
     FailedExecution,
     Housekeeping,
+    OwnerQuarantines,
     QuarantineEntry,
     RedRun,
     Registry,
@@ -39,6 +40,7 @@ from gatekeeper.model import (
     TestVerdict,
     Verdict,
     WeeklyReport,
+    WeekTrend,
 )
 from gatekeeper.report.period import day_of, period_days
 from gatekeeper.rules import GateConfig
@@ -184,6 +186,7 @@ def build_report(
         for e in entries
         if not e.quarantined and e.evidence is not None and e.evidence.released in report_days
     )
+    impacts_by_key = {i.key: i for i in impacts}
     notes = _notes(runs, decided, judgements, branch)
     notes += _shift_notes(runs, {**decided_shifts(decided.values()), **(shifts or {})}, branch)
     return WeeklyReport(
@@ -210,7 +213,106 @@ def build_report(
         coverage=_coverage(coverage, since, until, branch, every_burst, config, service),
         benchmarks=_benchmarks(benchmarks, decided, judgements, since, until, branch, service),
         notes=notes,
+        owners=owner_quarantines(entries, impacts_by_key, report_days),
     )
+
+
+#: Weeks in the report's trend (docs/report.md, "The last weeks").
+TREND_WEEKS = 8
+
+
+def owner_quarantines(
+    entries: Iterable[QuarantineEntry],
+    impacts: Mapping[TestKey, TestImpact],
+    days: Iterable[date],
+) -> tuple[OwnerQuarantines, ...]:
+    """The quarantines in force grouped by owner: how many, how many new in ``days``, and the
+    time their tests lost (``impacts``: the period's, by test). Most quarantines first; the
+    entries without an owner last."""
+    wanted = set(days)
+    groups: dict[str | None, list[QuarantineEntry]] = defaultdict(list)
+    for e in entries:
+        if e.quarantined:
+            groups[(e.owner or "").strip() or None].append(e)
+    out = [
+        OwnerQuarantines(
+            owner=owner,
+            quarantined=len(group),
+            new=sum(1 for e in group if e.evidence is not None and e.evidence.detected in wanted),
+            time_lost=sum(impacts[e.key].time_lost for e in group if e.key in impacts),
+            tests=tuple(sorted(e.key for e in group)),
+        )
+        for owner, group in groups.items()
+    ]
+    out.sort(key=lambda o: (o.owner is None, -o.quarantined, -o.time_lost, o.owner or ""))
+    return tuple(out)
+
+
+def weekly_trend(
+    *,
+    until: datetime,
+    runs: Sequence[ReportRun],
+    failures: Sequence[FailedExecution],
+    classification: Classification,
+    registry: Registry,
+    config: GateConfig,
+    service: str | None = None,
+    weeks: int = TREND_WEEKS,
+) -> tuple[WeekTrend, ...]:
+    """The last ``weeks`` weeks ending at ``until``, oldest first: each week's runs and red
+    runs, the flaky tests that failed in it and the time they lost (counted as the report
+    counts its period, with today's verdicts), and the quarantines in force at its end as the
+    registry's dates tell (``detected``, ``released``; an entry without them counts as it is
+    now). ``runs`` and ``failures`` cover the whole span."""
+    end = _utc(until)
+    out: list[WeekTrend] = []
+    for back in range(weeks, 0, -1):
+        since = end - timedelta(days=7 * back)
+        stop = since + timedelta(days=7)
+        week = build_report(
+            since=since,
+            until=stop,
+            runs=runs,
+            failures=failures,
+            executions={},
+            coverage=(),
+            benchmarks=(),
+            decisions=(),
+            judgements={},
+            classification=classification,
+            registry=registry,
+            config=config,
+            today=day_of(stop),
+            generated_at=stop,
+            service=service,
+        )
+        last_day = day_of(stop - timedelta(microseconds=1))
+        out.append(
+            WeekTrend(
+                since=since,
+                until=stop,
+                runs=week.total.runs,
+                red=week.total.red,
+                flaky_tests=len(week.flakiest),
+                quarantined=sum(
+                    1
+                    for e in registry.entries
+                    if _wanted(e.service, service) and _held_on(e, last_day)
+                ),
+                time_lost=week.total.time_lost,
+            )
+        )
+    return tuple(out)
+
+
+def _held_on(entry: QuarantineEntry, day: date) -> bool:
+    """Whether ``entry`` was quarantined at the end of ``day``, by its evidence's dates."""
+    ev = entry.evidence
+    detected = ev.detected if ev else None
+    released = ev.released if ev else None
+    if entry.quarantined:
+        return detected is None or detected <= day
+    return released is not None and released > day and (detected is None or detected <= day)
 
 
 def impact_order(i: TestImpact) -> tuple[int, int, float, str, str]:

@@ -593,6 +593,17 @@ class HistoryStore(ReportQueries, TokenStore):
             runs = _RunInfo(conn, service=service, branch=branch, since=since)
             return [runs.execution(row) for row in conn.execute(query)]
 
+    def test_files(self, service: str | None = None) -> dict[tuple[str, str], str]:
+        """(service, test id) -> the file its report named (the JUnit ``file`` attribute, or
+        where it failed when first seen), for the tests that have one."""
+        query = select(TESTS.c.service, TESTS.c.test_id, TESTS.c.file).where(
+            TESTS.c.file.is_not(None)
+        )
+        if service is not None:
+            query = query.where(TESTS.c.service == service)
+        with self._transaction("reading the tests' files") as conn:
+            return {(s, t): f for s, t, f in conn.execute(query) if f}
+
     def executions(
         self,
         *,

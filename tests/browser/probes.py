@@ -210,3 +210,74 @@ def assert_charts_drawn(found: list[Chart], max_width: float) -> None:
     assert by_id["chart-coverage"]["marks"].get(REAL, 0) >= 1, by_id["chart-coverage"]
     # user-service's parse_request regresses from run-24: vermillion triangles
     assert by_id["chart-bench-user-service"]["marks"].get(REAL, 0) >= 1
+
+
+# The report's layout (issue: ids squeezed letter by letter, columns cut off): what sticks out
+# of <main>'s content box outside a scrolling box, and for every test id in a table cell, the
+# cell's inner width in characters of the id's font, the lines the id takes and the parts it
+# may break into (after "::", "." and "/").
+LAYOUT_JS = r"""
+(() => {
+  const main = document.querySelector("main");
+  const ms = getComputedStyle(main);
+  const mb = main.getBoundingClientRect();
+  const left = mb.left + parseFloat(ms.paddingLeft);
+  const right = mb.right - parseFloat(ms.paddingRight);
+  const scrolled = (el) => {
+    for (let e = el.parentElement; e && e !== main; e = e.parentElement) {
+      const o = getComputedStyle(e).overflowX;
+      if (o === "auto" || o === "scroll" || o === "hidden" || o === "clip") return true;
+    }
+    return false;
+  };
+  const name = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+    [...el.classList].map((c) => "." + c).join("");
+  const sticking = [];
+  for (const el of main.querySelectorAll("*")) {
+    if (scrolled(el)) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    if (r.right > right + 0.5 || r.left < left - 0.5) {
+      sticking.push({ element: name(el), left: r.left, right: r.right, box: [left, right] });
+    }
+  }
+  const ctx = document.createElement("canvas").getContext("2d");
+  const cells = [];
+  for (const code of main.querySelectorAll("td code.id")) {
+    const td = code.closest("td");
+    const cs = getComputedStyle(code);
+    ctx.font = cs.font;
+    const ch = ctx.measureText("0").width;
+    const ts = getComputedStyle(td);
+    const inner = td.clientWidth - parseFloat(ts.paddingLeft) - parseFloat(ts.paddingRight);
+    const range = document.createRange();
+    range.selectNodeContents(code);
+    const tops = new Set([...range.getClientRects()].filter((q) => q.width > 0)
+      .map((q) => Math.round(q.top)));
+    cells.push({
+      id: code.textContent, chars: inner / ch, full: ctx.measureText(code.textContent).width / ch,
+      lines: tops.size, parts: code.children.length,
+    });
+  }
+  const tables = [...main.querySelectorAll(".scroll")].map((b) => ({
+    section: (b.closest("section") || main).id,
+    scrolls: b.scrollWidth > b.clientWidth + 1,
+  }));
+  return {
+    content: [left, right],
+    page_width: document.documentElement.scrollWidth,
+    viewport: window.innerWidth,
+    sticking: sticking.slice(0, 10),
+    cells: cells,
+    tables: tables,
+  };
+})()
+"""
+
+
+def layout(page: Page) -> dict[str, Any]:
+    """``sticking`` (elements outside <main>'s content box, not in a scrolling box), ``cells``
+    (each test id in a table: ``chars``, the cell's inner width in characters of its font;
+    ``full``, the id's width on one line; ``lines`` and ``parts``) and ``tables``."""
+    found: dict[str, Any] = page.evaluate(LAYOUT_JS)
+    return found

@@ -1,0 +1,1 @@
+// messaging-service/src/bin/messaging-server.rs: a stand-in (generate.py)

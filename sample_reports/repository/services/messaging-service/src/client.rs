@@ -1,0 +1,1 @@
+// messaging-service/src/client.rs: a stand-in (generate.py)

@@ -1,0 +1,1 @@
+// messaging-service/src/codec.rs: a stand-in (generate.py)

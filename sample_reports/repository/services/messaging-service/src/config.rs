@@ -1,0 +1,1 @@
+// messaging-service/src/config.rs: a stand-in (generate.py)

@@ -1,0 +1,1 @@
+// messaging-service/src/delivery.rs: a stand-in (generate.py)

@@ -1,0 +1,1 @@
+// messaging-service/src/error.rs: a stand-in (generate.py)

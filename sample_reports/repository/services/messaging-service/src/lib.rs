@@ -1,0 +1,1 @@
+// messaging-service/src/lib.rs: a stand-in (generate.py)

@@ -1,0 +1,1 @@
+// messaging-service/src/metrics.rs: a stand-in (generate.py)

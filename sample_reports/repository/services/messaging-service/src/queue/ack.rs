@@ -1,0 +1,1 @@
+// messaging-service/src/queue/ack.rs: a stand-in (generate.py)

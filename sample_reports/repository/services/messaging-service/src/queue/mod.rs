@@ -1,0 +1,1 @@
+// messaging-service/src/queue/mod.rs: a stand-in (generate.py)

@@ -1,0 +1,1 @@
+// messaging-service/src/queue/priority.rs: a stand-in (generate.py)

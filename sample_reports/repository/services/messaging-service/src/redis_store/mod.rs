@@ -1,0 +1,1 @@
+// messaging-service/src/redis_store/mod.rs: a stand-in (generate.py)

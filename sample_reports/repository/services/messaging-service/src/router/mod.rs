@@ -1,0 +1,1 @@
+// messaging-service/src/router/mod.rs: a stand-in (generate.py)

@@ -1,0 +1,1 @@
+// messaging-service/src/router/topic.rs: a stand-in (generate.py)

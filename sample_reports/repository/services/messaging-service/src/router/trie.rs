@@ -1,0 +1,1 @@
+// messaging-service/src/router/trie.rs: a stand-in (generate.py)

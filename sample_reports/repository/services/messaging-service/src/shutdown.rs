@@ -1,0 +1,1 @@
+// messaging-service/src/shutdown.rs: a stand-in (generate.py)

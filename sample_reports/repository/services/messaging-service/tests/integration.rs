@@ -1,0 +1,1 @@
+// messaging-service/tests/integration.rs: a stand-in (generate.py)

@@ -1,0 +1,1 @@
+# search-service/src/search_service/app.py: a stand-in (generate.py)

@@ -1,0 +1,1 @@
+# search-service/src/search_service/index/segment.py: a stand-in (generate.py)

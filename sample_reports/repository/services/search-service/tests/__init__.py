@@ -1,0 +1,1 @@
+# search-service/tests/__init__.py: a stand-in (generate.py)

@@ -1,0 +1,1 @@
+# search-service/tests/test_api.py: a stand-in (generate.py)

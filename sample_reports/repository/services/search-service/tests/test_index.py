@@ -1,0 +1,1 @@
+# search-service/tests/test_index.py: a stand-in (generate.py)

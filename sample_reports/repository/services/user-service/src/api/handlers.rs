@@ -1,0 +1,1 @@
+// user-service/src/api/handlers.rs: a stand-in (generate.py)

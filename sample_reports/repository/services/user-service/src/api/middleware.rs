@@ -1,0 +1,1 @@
+// user-service/src/api/middleware.rs: a stand-in (generate.py)

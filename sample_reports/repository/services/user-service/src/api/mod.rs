@@ -1,0 +1,1 @@
+// user-service/src/api/mod.rs: a stand-in (generate.py)

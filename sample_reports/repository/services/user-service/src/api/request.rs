@@ -1,0 +1,1 @@
+// user-service/src/api/request.rs: a stand-in (generate.py)

@@ -1,0 +1,1 @@
+// user-service/src/api/routes.rs: a stand-in (generate.py)

@@ -1,0 +1,1 @@
+// user-service/src/auth/mod.rs: a stand-in (generate.py)

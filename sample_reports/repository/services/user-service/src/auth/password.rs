@@ -1,0 +1,1 @@
+// user-service/src/auth/password.rs: a stand-in (generate.py)

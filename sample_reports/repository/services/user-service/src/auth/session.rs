@@ -1,0 +1,1 @@
+// user-service/src/auth/session.rs: a stand-in (generate.py)

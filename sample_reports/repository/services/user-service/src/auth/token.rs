@@ -1,0 +1,1 @@
+// user-service/src/auth/token.rs: a stand-in (generate.py)

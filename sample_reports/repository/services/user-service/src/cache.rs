@@ -1,0 +1,1 @@
+// user-service/src/cache.rs: a stand-in (generate.py)

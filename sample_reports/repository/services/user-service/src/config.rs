@@ -1,0 +1,1 @@
+// user-service/src/config.rs: a stand-in (generate.py)

@@ -1,0 +1,1 @@
+// user-service/src/error.rs: a stand-in (generate.py)

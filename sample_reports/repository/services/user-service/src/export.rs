@@ -1,0 +1,1 @@
+// user-service/src/export.rs: a stand-in (generate.py)

@@ -1,0 +1,1 @@
+// user-service/src/lib.rs: a stand-in (generate.py)

@@ -1,0 +1,1 @@
+// user-service/src/main.rs: a stand-in (generate.py)

@@ -1,0 +1,1 @@
+// user-service/src/models/mod.rs: a stand-in (generate.py)

@@ -1,0 +1,1 @@
+// user-service/src/models/role.rs: a stand-in (generate.py)

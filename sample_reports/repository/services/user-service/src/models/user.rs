@@ -1,0 +1,1 @@
+// user-service/src/models/user.rs: a stand-in (generate.py)

@@ -1,0 +1,1 @@
+// user-service/src/pagination.rs: a stand-in (generate.py)

@@ -1,0 +1,1 @@
+// user-service/src/repo/memory.rs: a stand-in (generate.py)

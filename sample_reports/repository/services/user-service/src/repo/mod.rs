@@ -1,0 +1,1 @@
+// user-service/src/repo/mod.rs: a stand-in (generate.py)

@@ -1,0 +1,1 @@
+// user-service/src/repo/postgres.rs: a stand-in (generate.py)

@@ -1,0 +1,1 @@
+// user-service/src/telemetry.rs: a stand-in (generate.py)

@@ -1,0 +1,1 @@
+// user-service/src/validation.rs: a stand-in (generate.py)

@@ -1,0 +1,1 @@
+// user-service/tests/api.rs: a stand-in (generate.py)
