@@ -15,7 +15,8 @@ import stat
 import subprocess
 import threading
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -45,6 +46,7 @@ from gatekeeper.model import (
     BenchmarkResult,
     BenchmarkSample,
     BurstRun,
+    Classification,
     CoverageReport,
     FailureKind,
     GateDecision,
@@ -58,6 +60,7 @@ from gatekeeper.model import (
     Run,
     RunCounts,
     RunMeta,
+    RunPoint,
     RunShift,
     ServiceSummary,
     SourceFile,
@@ -70,6 +73,7 @@ from gatekeeper.pauses import gc_paused
 from gatekeeper.rules import GateConfig
 
 if TYPE_CHECKING:
+    from gatekeeper.flaky import ClassifierConfig
     from gatekeeper.store import HistoryStore
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -2110,17 +2114,15 @@ def update_registry(
     if data is not None:  # as a text file reads (universal newlines), for the diff
         original = data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
     quarantined = {e.key for e in old.entries if e.quarantined}
-    executions = gk.store.execution_list(service=service)
-    result = flaky.classify(
-        executions,
-        flaky.ClassifierConfig(default_branch=default_branch),
-        quarantined=quarantined,
+    result, failing = classify_history(
+        gk, flaky.ClassifierConfig(default_branch=default_branch), service, quarantined
     )
     entries = {e.key: e.quarantined for e in old.entries if service is None or e.service == service}
     refused: tuple[MassQuarantine, ...] = ()
     if not allow_mass:
-        refused = flaky.mass_quarantines(result, entries, executions, max_new_share)
-    del executions
+        # Only tests that failed can be newly flaky: their executions are all it looks at.
+        refused = flaky.mass_quarantines(result, entries, failing, max_new_share)
+    del failing
     held = {r.service for r in refused}
     updates = [u for u in flaky.registry_updates(result, entries) if u.service not in held]
     day = today or datetime.now(UTC).date()
@@ -2150,6 +2152,66 @@ def update_registry(
         diff=diff,
         refused=refused,
     )
+
+
+def classify_history(
+    gk: Gatekeeper,
+    config: ClassifierConfig,
+    service: str | None,
+    quarantined: Collection[tuple[str, str]],
+) -> tuple[Classification, list[TestExecution]]:
+    """``flaky.classify`` of the whole history (or one service's), with the same verdicts, but
+    read in the parts the verdicts rest on (``flaky.window``): the tests that ever failed
+    whole, the others service by service in their window, and the runs as counts. Returns the
+    classification and the failing tests' executions."""
+    from gatekeeper.flaky import classifier, common, window
+
+    verdicts: list[TestVerdict] = []
+    sizes: Counter[str] = Counter()
+    with gk.store.execution_reader(service) as reader:
+        runs = reader.runs()
+        failing_rows = reader.failing()
+        failing = _by_test(failing_rows)
+        per_service: dict[str, list[RunPoint]] = {}
+        for run in runs:
+            per_service.setdefault(run.service, []).append(run)
+        for svc in sorted(per_service):
+            cutoff, pks = window.window_reads(per_service[svc], config)
+            by_test = _by_test(reader.of_runs(pks, leave_out=failing))
+            done = window.complete_tests(by_test, cutoff, config)
+            rest = [
+                k for t in reader.tests(svc) if (k := (svc, t)) not in done and k not in failing
+            ]
+            for key in rest:
+                by_test.pop(key, None)
+            by_test.update(_by_test(reader.of_tests(rest)))  # their whole history
+            sizes[svc] += len(by_test)
+            verdicts += classifier.classify_tests(
+                by_test, frozenset(), config, quarantined=quarantined
+            )
+            del by_test
+        for svc, _test in failing:
+            sizes[svc] += 1
+        causes = common.find_common_causes(
+            window.run_tallies(runs, failing_rows), failing, config, sizes
+        )
+        verdicts += classifier.classify_tests(
+            failing, causes.charged, config, quarantined=quarantined
+        )
+    verdicts.sort(key=lambda v: (v.service, v.test_id))
+    return Classification(verdicts=tuple(verdicts), bursts=causes.bursts()), failing_rows
+
+
+def _by_test(rows: Iterable[TestExecution]) -> dict[tuple[str, str], list[TestExecution]]:
+    out: dict[tuple[str, str], list[TestExecution]] = {}
+    for e in rows:
+        key = (e.service, e.test_id)
+        group = out.get(key)
+        if group is None:
+            out[key] = [e]
+        else:
+            group.append(e)
+    return out
 
 
 def classify_upload(

@@ -333,6 +333,22 @@ class StoredRun:
 
 
 @dataclass(frozen=True, slots=True)
+class RunPoint:
+    """A run as the classifier plans its reads: where it sits in time and how many tests ran."""
+
+    pk: int
+    service: str
+    run_id: str
+    attempt: int
+    commit: str | None
+    branch: str | None
+    timestamp: datetime | None  # as the run stated it (what its executions carry)
+    effective_at: datetime  # the timestamp, else when it was ingested (aware, UTC)
+    #: its tests that ran (first executions not skipped); None when no execution of it ran
+    executed: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class TestExecution:
     """One test execution joined with its run: the row the classifier and reports read."""
 

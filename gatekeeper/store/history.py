@@ -43,6 +43,7 @@ from gatekeeper.store.engine import (
     prepare_sqlite_file,
     translated_errors,
 )
+from gatekeeper.store.executions import ExecutionReader
 from gatekeeper.store.reports import ReportQueries
 from gatekeeper.store.tables import (
     BENCHMARKS,
@@ -109,13 +110,19 @@ class HistoryStore(ReportQueries, TokenStore):
     # -- plumbing ---------------------------------------------------------------------------
 
     @contextmanager
-    def _transaction(self, doing: str, *, write: bool = False) -> Iterator[Connection]:
+    def _transaction(
+        self, doing: str, *, write: bool = False, snapshot: bool = False
+    ) -> Iterator[Connection]:
         with (
             translated_errors(self._target, doing, lock_timeout=self._lock_timeout),
             self._engine.connect() as conn,
         ):
             if write:
                 conn.execution_options(**{WRITE_OPTION: True})
+            if snapshot and conn.dialect.name == "postgresql":
+                # Several statements that must see the same history (READ COMMITTED would
+                # let a run committed between them into some and not others).
+                conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
 
@@ -634,6 +641,13 @@ class HistoryStore(ReportQueries, TokenStore):
         with self._transaction("reading test executions") as conn, gc_paused():
             runs = _RunInfo(conn, service=service, branch=branch, since=since)
             return _scan_executions(conn, runs.prefixes(), service)
+
+    @contextmanager
+    def execution_reader(self, service: str | None = None) -> Iterator[ExecutionReader]:
+        """Reads of executions in parts (``ExecutionReader``), all from one snapshot of the
+        history (one transaction; repeatable read on PostgreSQL)."""
+        with self._transaction("reading test executions", snapshot=True) as conn, gc_paused():
+            yield ExecutionReader(conn, service)
 
     def first_seen(self, service: str) -> dict[str, datetime]:
         """test_id -> when the test first appeared (the time of the earliest run naming it)."""
