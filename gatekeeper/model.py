@@ -333,8 +333,19 @@ class StoredRun:
 
 
 @dataclass(frozen=True, slots=True)
+class PruneOutcome:
+    """What ``prune`` deleted (or, in a dry run, would delete)."""
+
+    before: datetime  # runs that happened before this went
+    runs: int
+    results: int
+    kept: int  # runs as old, kept because the gate reads them as baselines
+    dry_run: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class RunPoint:
-    """A run as the classifier plans its reads: where it sits in time and how many tests ran."""
+    """A run as the classifier plans its reads: its key, its commit and where it sits in time."""
 
     pk: int
     service: str
@@ -344,8 +355,6 @@ class RunPoint:
     branch: str | None
     timestamp: datetime | None  # as the run stated it (what its executions carry)
     effective_at: datetime  # the timestamp, else when it was ingested (aware, UTC)
-    #: its tests that ran (first executions not skipped); None when no execution of it ran
-    executed: int | None
 
 
 @dataclass(frozen=True, slots=True)

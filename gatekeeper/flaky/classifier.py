@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
@@ -51,33 +51,20 @@ def classify(
     for service, _test in by_test:
         sizes[service] = sizes.get(service, 0) + 1
     causes = find_common_causes(tally_runs(rows), {k: by_test[k] for k in failed}, config, sizes)
-    verdicts = tuple(classify_tests(by_test, causes.charged, config, quarantined=quarantined))
-    return model.Classification(verdicts=verdicts, bursts=causes.bursts())
-
-
-def classify_tests(
-    by_test: Mapping[TestKey, list[model.TestExecution]],
-    charged: frozenset[Charge],
-    config: ClassifierConfig,
-    *,
-    quarantined: Collection[TestKey] = (),
-) -> list[model.TestVerdict]:
-    """The verdicts of the tests of ``by_test`` (each with its executions), in key order, the
-    failures in ``charged`` being the common causes' (``find_common_causes``): the second half
-    of ``classify``, for a caller that reads the history in parts (docs/capacity.md)."""
     held = frozenset(quarantined)
     prior = Prior(flaky=config.flaky_prior, change=config.change_prior)
     stamps = _Stamps()
-    return [
+    verdicts = tuple(
         _classify_test(
             key,
-            _history(by_test[key], charged, config, stamps, need_order=key in held),
+            _history(by_test[key], causes.charged, config, stamps, need_order=key in held),
             config,
             prior,
             key in held,
         )
         for key in sorted(by_test)
-    ]
+    )
+    return model.Classification(verdicts=verdicts, bursts=causes.bursts())
 
 
 # ---------------------------------------------------------------------------------------------

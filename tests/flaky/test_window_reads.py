@@ -1,9 +1,10 @@
-"""Classify read in parts (the window, the failing tests whole, the runs as counts) gives exactly
-the classification of the whole history read at once, on both backends."""
+"""classify reads the history's horizon (the runs of each service's window): a long history
+classifies exactly as its truncation to those runs, on both backends."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from gatekeeper import model
 from gatekeeper.api import Gatekeeper, classify_history
 from gatekeeper.config import Settings
 from gatekeeper.flaky import ClassifierConfig, classify
-from gatekeeper.flaky.window import complete_tests, window_reads
+from gatekeeper.flaky.window import horizon
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
@@ -78,50 +79,94 @@ def _exact(bursts: tuple[model.BurstRun, ...]) -> list[model.BurstRun]:
 
 def _floats(b: model.BurstRun) -> tuple[float, float]:
     # The common-cause model sums floats in the order of a set of test keys, which differs
-    # from process to process (hash randomisation): the last bits do too, even between two
-    # runs of the whole-history classify.
+    # from process to process and with the order of insertion: the last bits do too, even
+    # between two runs of one classify.
     return b.expected_share, b.p_value
 
 
-@pytest.fixture
-def gk(db_url: str) -> Gatekeeper:  # noqa: F811
-    history.write_store(SHAPE, db_url)
-    gk = Gatekeeper(Settings(db_url=db_url), env={})
-    gk.store.save_runs(_odd_runs())
+def _same(a: model.Classification, b: model.Classification) -> None:
+    assert a.verdicts == b.verdicts
+    assert _exact(a.bursts) == _exact(b.bursts)
+    assert [_floats(x) for x in a.bursts] == [pytest.approx(_floats(x)) for x in b.bursts]
+
+
+def _all_runs() -> list[model.Run]:
+    return [*history.generate(SHAPE), *_odd_runs()]
+
+
+def _store(url: str, runs: list[model.Run]) -> Gatekeeper:
+    gk = Gatekeeper(Settings(db_url=url), env={})
+    for i in range(0, len(runs), 100):
+        gk.store.save_runs(runs[i : i + 100])
     return gk
 
 
-@pytest.mark.parametrize("service", [None, "service-00"])
-def test_the_window_reads_classify_as_the_whole_history(
-    gk: Gatekeeper, service: str | None
-) -> None:
-    everything = gk.store.execution_list(service=service)
-    some = sorted({(e.service, e.test_id) for e in everything})[::7]  # quarantined now
-    whole = classify(everything, CONFIG, quarantined=some)
-    parts, failing = classify_history(gk, CONFIG, service, some)
-    assert parts.verdicts == whole.verdicts
-    assert _exact(parts.bursts) == _exact(whole.bursts)
-    assert [_floats(b) for b in parts.bursts] == [pytest.approx(_floats(b)) for b in whole.bursts]
-    assert {v.verdict for v in whole.verdicts} >= {
-        model.Verdict.FLAKY, model.Verdict.STABLE, model.Verdict.INSUFFICIENT_DATA,
-    }  # fmt: skip
-    assert whole.bursts
-    failed = {(e.service, e.test_id) for e in everything if e.outcome.is_failure}
-    assert {(e.service, e.test_id) for e in failing} == failed
-    assert len(failing) == sum(1 for e in everything if (e.service, e.test_id) in failed)
-
-
-def test_the_reads_leave_the_past_out(gk: Gatekeeper) -> None:
-    with gk.store.execution_reader("service-01") as reader:
+def _horizon_keys(gk: Gatekeeper, config: ClassifierConfig) -> set[tuple[str, str, int]]:
+    with gk.store.execution_reader() as reader:
         runs = reader.runs()
-        cutoff, pks = window_reads(runs, CONFIG)
-        assert len(runs) > 3 * len(pks) > 3 * CONFIG.window  # the window, with some margin
-        failing = {(e.service, e.test_id) for e in reader.failing()}
-        rows = reader.of_runs(pks, leave_out=failing)
-    by_test: dict[tuple[str, str], list[model.TestExecution]] = {}
-    for e in rows:
-        by_test.setdefault((e.service, e.test_id), []).append(e)
-    done = complete_tests(by_test, cutoff, CONFIG)
-    skipped = {k for k, rows in by_test.items() if all(e.outcome is S for e in rows)}
-    assert done == set(by_test) - skipped  # only always-skipped tests need their whole past
-    assert not failing & set(by_test)
+    wanted: set[int] = set()
+    for service in {r.service for r in runs}:
+        wanted.update(horizon([r for r in runs if r.service == service], config))
+    return {(r.service, r.run_id, r.attempt) for r in runs if r.pk in wanted}
+
+
+@pytest.fixture
+def gk(db_url: str) -> Iterator[Gatekeeper]:  # noqa: F811
+    gk = _store(db_url, _all_runs())
+    yield gk
+    gk.close()
+
+
+@pytest.mark.parametrize("service", [None, "service-00"])
+def test_a_history_classifies_as_its_truncation_to_the_horizon(
+    gk: Gatekeeper, tmp_path: Path, service: str | None
+) -> None:
+    kept = _horizon_keys(gk, CONFIG)
+    runs = _all_runs()
+    assert len(runs) > 3 * len(kept)  # the history is much longer than its horizon
+    short = _store(
+        f"sqlite:///{tmp_path / 'short.db'}",
+        [r for r in runs if (r.meta.service, r.meta.run_id, r.meta.attempt) in kept],
+    )
+    try:
+        some = sorted({(e.service, e.test_id) for e in short.store.execution_list()})[::7]
+        long_result, _ = classify_history(gk, CONFIG, service, some)
+        short_result, _ = classify_history(short, CONFIG, service, some)
+        _same(long_result, short_result)
+        # ... and the truncation read whole, as classify read every history before
+        whole = classify(short.store.execution_list(service=service), CONFIG, quarantined=some)
+        _same(long_result, whole)
+        assert {v.verdict for v in whole.verdicts} >= {
+            model.Verdict.FLAKY, model.Verdict.STABLE, model.Verdict.INSUFFICIENT_DATA,
+        }  # fmt: skip
+        assert whole.bursts
+    finally:
+        short.close()
+
+
+def test_the_horizon_keeps_every_verdict_of_the_whole_history_here(gk: Gatekeeper) -> None:
+    """What reading the horizon changes against reading everything, on this history: for
+    the tests that run in every run, no verdict and no confidence; the burst failures counted
+    in the evidence are the horizon's. A test that ran only long ago has no verdict."""
+    everything = gk.store.execution_list()
+    whole = classify(everything, CONFIG)
+    parts, read = classify_history(gk, CONFIG, None, ())
+    assert len(read) < len(everything) / 3
+    old = {v.key: v for v in whole.verdicts}
+    new = {v.key: v for v in parts.verdicts}
+    # Tests that ran only before the horizon have no verdict (the removed one ran again in
+    # the run with no time, which counts as stored now).
+    assert set(old) - set(new) == {("service-00", "legacy::test_failed_long_ago")}
+    for key, v in new.items():
+        if key[1].startswith("legacy::"):
+            continue  # ran a few times long ago, and once in the horizon: too little there
+        assert (v.verdict, v.evidence.confidence) == (
+            old[key].verdict,
+            old[key].evidence.confidence,
+        )
+        assert v.evidence.burst_failures <= old[key].evidence.burst_failures
+
+
+def test_no_window_reads_everything(gk: Gatekeeper) -> None:
+    config = ClassifierConfig(window=0)
+    _same(classify_history(gk, config, None, ())[0], classify(gk.store.execution_list(), config))
