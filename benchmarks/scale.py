@@ -42,10 +42,12 @@ WORK = HERE / ".work" / "scale"
 # histories can be generated once and measured on many days.
 END = datetime(2026, 12, 1, tzinfo=UTC)
 UNTIL = "2026-12-01T00:01Z"
+SITTING = int(time.time())  # gate stores a run: a new run id in every sitting
 
 
 def run_child(cmd: list[str], code: Path, cwd: Path) -> tuple[float, float]:
-    """(seconds, peak MiB) of one process run with ``code`` first on its path."""
+    """(seconds, peak MiB) of one process run with ``code`` first on its path (``cwd`` must not
+    hold a gatekeeper package: ``python -m`` puts it before PYTHONPATH)."""
     env = {**os.environ, "PYTHONPATH": str(code)}
     start = time.perf_counter()
     proc = subprocess.Popen(
@@ -112,8 +114,8 @@ def commands(url: str, junit: Path, registry: Path, gate: Path, rep: int) -> dic
             "--out", os.devnull,
         ],
         "gate": [
-            *gk, "gate", str(gate), "--service", "service-00", "--run-id", f"bench-{rep}",
-            "--commit", f"{rep:040x}", "--branch", "main", "--db", url, *reg,
+            *gk, "gate", str(gate), "--service", "service-00", "--run-id", f"bench-{SITTING}-{rep}",
+            "--commit", f"{SITTING:020x}{rep:020x}", "--branch", "main", "--db", url, *reg,
         ],
         "quarantine list": [*gk, "quarantine", "list", *reg],
     }  # fmt: skip
@@ -150,7 +152,7 @@ def main() -> None:
                     if only and cmd_name not in only:
                         continue
                     times.setdefault((cmd_name, hist, code_name), []).append(
-                        run_child(cmd, code, ROOT)
+                        run_child(cmd, code, WORK)
                     )
     if not args.no_backfill and (only is None or "backfill" in only):
         for code_name, code in codes.items():
@@ -161,7 +163,7 @@ def main() -> None:
                     sys.executable, "-m", "gatekeeper.cli", "ingest", "--manifest",
                     str(junit / "manifest.jsonl"), "--db", f"sqlite:///{db}",
                 ]  # fmt: skip
-                times[("backfill", hist, code_name)] = [run_child(cmd, code, ROOT)]
+                times[("backfill", hist, code_name)] = [run_child(cmd, code, WORK)]
                 db.unlink()
     report(times, list(codes))
 
