@@ -7,13 +7,16 @@ import json
 import shutil
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from gatekeeper.api import Gatekeeper
 from gatekeeper.config import Settings
 from gatekeeper.errors import ReportParseError
+from gatekeeper.store import open_store
 
 from ..conftest import SAMPLES
+from .factories import many_results, run
 
 
 def _runs(manifest: Path) -> list[tuple[str, str, int]]:
@@ -58,3 +61,22 @@ def test_a_broken_report_late_in_a_backfill_keeps_the_batches_before_it(
         assert len(gk.store.runs()) == len(expected)
     finally:
         gk.close()
+
+
+@pytest.mark.postgres
+def test_a_big_load_into_postgresql_leaves_the_planner_statistics(pg_url: str) -> None:
+    """Without them the planner takes a fresh history for an empty one and reads every result
+    where the runs' index reads a few (docs/capacity.md)."""
+    with open_store(pg_url) as store:
+        store.save_runs([run("big", tests=many_results(25_000))])
+    with psycopg.connect(pg_url.split("?")[0], options=_search_path(pg_url)) as conn:
+        tuples = conn.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = 'results'::regclass"
+        ).fetchone()
+    assert tuples is not None and tuples[0] == 25_000
+
+
+def _search_path(url: str) -> str:
+    from urllib.parse import parse_qs, urlsplit
+
+    return parse_qs(urlsplit(url).query)["options"][0]
