@@ -31,6 +31,7 @@ from gatekeeper.rules import (
     ClassifyRules,
     CoverageRules,
     GateConfig,
+    HistoryRules,
     ServiceConfig,
     TestRules,
 )
@@ -62,6 +63,9 @@ coverage:
   patch: "80%"                    # the lines changed against `gate --base REF`
   exclude: ["**/generated/**", "**/migrations/**"]
   informational: false
+
+history:
+  keep_days: 180                  # gatekeeper prune deletes older runs (not the gate's baselines)
 
 benchmarks:
   max_regression: 20              # percent worse, and statistically significant
@@ -123,6 +127,9 @@ max_drop = 0.5
 patch = "80%"
 exclude = ["**/generated/**", "**/migrations/**"]
 informational = false
+
+[tool.gatekeeper.history]
+keep_days = 180
 
 [tool.gatekeeper.benchmarks]
 max_regression = 20
@@ -358,6 +365,7 @@ def render() -> str:
         "tests": "See [tests](#tests).",
         "classify": "See [classify](#classify).",
         "coverage": "See [coverage](#coverage).",
+        "history": "See [history](#history).",
         "benchmarks": "See [benchmarks](#benchmarks); per-benchmark rules go under "
         "[benchmarks.overrides](#benchmarksoverrides).",
         "services": "See [services](#services).",
@@ -391,6 +399,7 @@ def render() -> str:
         ("tests", TestRules),
         ("classify", ClassifyRules),
         ("coverage", CoverageRules),
+        ("history", HistoryRules),
     ):
         parts += [f"## {title}", "", _doc(cls), "", *_table(cls), ""]
     parts += ["## benchmarks", "", _doc(BenchmarkRules), "", *_table(BenchmarkRules), ""]

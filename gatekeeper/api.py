@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import gc
 import glob
 import hashlib
 import json
@@ -15,7 +16,7 @@ import stat
 import subprocess
 import threading
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -54,12 +55,14 @@ from gatekeeper.model import (
     IngestOutcome,
     MassQuarantine,
     ParsedReport,
+    PruneOutcome,
     QuarantineEntry,
     Registry,
     RegistryChange,
     Run,
     RunCounts,
     RunMeta,
+    RunPoint,
     RunShift,
     ServiceSummary,
     SourceFile,
@@ -75,10 +78,13 @@ from gatekeeper.pauses import gc_paused
 from gatekeeper.rules import GateConfig
 
 if TYPE_CHECKING:
+    from gatekeeper.flaky import ClassifierConfig
     from gatekeeper.store import HistoryStore
 
 Progress = Callable[[int, int], None]  # (done, total)
 FORMATS = parsers.FORMATS
+#: Results per transaction of a backfill (``ingest --manifest``): memory is bounded by a batch.
+BACKFILL_BATCH = 100_000
 MAX_ATTEMPT = 10_000  # more re-runs of one CI run than any CI allows: a typo, not an attempt
 # In a folder, an empty file with one of these names was meant to be a report: refuse it rather
 # than pass it over, so a test step that wrote nothing does not go unnoticed.
@@ -822,16 +828,21 @@ class Gatekeeper:
         return self.save([run])[0]
 
     def ingest_manifest(
-        self, manifest: Path, progress: Progress | None = None
+        self, manifest: Path, progress: Progress | None = None, *, batch: int = BACKFILL_BATCH
     ) -> list[IngestOutcome]:
-        """Backfill: every line of a JSONL manifest is one run's report; one transaction for all.
+        """Backfill: every line of a JSONL manifest is one run's report.
 
-        The garbage collector is paused throughout: the runs are all held until the one save,
-        and between two reports it would rescan every record read so far (600,000 results of
-        2,400 files: a fifth of the backfill), finding no cycles.
+        The runs are stored in batches of about ``batch`` results, each batch one
+        transaction, so that memory does not grow with the manifest. Every file is checked to
+        exist before anything is stored; a report that cannot be read later leaves the batches
+        before it stored, and the same command run again skips them (a run is recognised by
+        its service, run id and attempt, and its reports) and goes on.
+
+        The garbage collector is paused throughout (between two reports it would rescan every
+        record of the batch read so far), and run once after each batch.
         """
         with gc_paused():
-            return self._ingest_manifest(manifest, progress)
+            return self._ingest_manifest(manifest, progress, batch)
 
     def _check_manifest_file(self, shown: str, file: ManifestFile) -> None:
         if not _is_regular(file.path):
@@ -843,27 +854,50 @@ class Gatekeeper:
                 hint="paths in a manifest are relative to the manifest's folder",
             )
 
-    def _ingest_manifest(self, manifest: Path, progress: Progress | None) -> list[IngestOutcome]:
+    def _ingest_manifest(
+        self, manifest: Path, progress: Progress | None, batch: int
+    ) -> list[IngestOutcome]:
         shown = self._display(manifest)
         entries = list(read_manifest(manifest, shown))
-        runs: list[Run] = []
-        total = sum(len(files) for _, files in entries)
-        done = 0
-        for flags, files in entries:
-            parsed: list[ParsedReport] = []
-            sources: list[SourceFile] = []
+        for _flags, files in entries:
             for file in files:
                 self._check_manifest_file(shown, file)
-                p, s = self.parse_file(ReportFile(file.path, file.fmt))
-                parsed.append(p)
-                sources.append(s)
-                done += 1
-                if progress:
-                    progress(done, total)
-            runs.append(
-                assemble_run(self.resolve_meta(flags, sources, backfill=True), parsed, sources)
-            )
-        return self.save(runs)
+        outcomes: list[IngestOutcome] = []
+        runs: list[Run] = []
+        results = 0
+        total = sum(len(files) for _, files in entries)
+        done = 0
+        try:
+            for flags, files in entries:
+                parsed: list[ParsedReport] = []
+                sources: list[SourceFile] = []
+                for file in files:
+                    p, s = self.parse_file(ReportFile(file.path, file.fmt))
+                    parsed.append(p)
+                    sources.append(s)
+                    done += 1
+                    if progress:
+                        progress(done, total)
+                meta = self.resolve_meta(flags, sources, backfill=True)
+                runs.append(assemble_run(meta, parsed, sources))
+                del parsed
+                results += len(runs[-1].tests) + 1
+                if results >= batch:
+                    outcomes += self.save(runs)
+                    runs, results = [], 0
+                    # The collector is paused: what the batch's parse left in reference
+                    # cycles would otherwise stay until the end, and memory grow with the
+                    # manifest. The batch is gone, so this scans little.
+                    gc.collect()
+            if runs:
+                outcomes += self.save(runs)
+        except GatekeeperError as err:
+            if outcomes:
+                stored = f"the {len(outcomes)} run(s) before it are stored: run the same command"
+                stored += " again to go on from there"
+                err.hint = f"{err.hint}; {stored}" if err.hint else stored
+            raise
+        return outcomes
 
     # -- the gate -------------------------------------------------------------------------------
 
@@ -1174,11 +1208,10 @@ class Gatekeeper:
         reg = registry.load(registry_path, missing_ok=registry_missing_ok)
         store = self.store
         quarantined = {e.key for e in reg.entries if e.quarantined}
-        classification = flaky.classify(
-            store.execution_list(service=service),
-            flaky.ClassifierConfig(default_branch=config.default_branch),
-            quarantined=quarantined,
+        classification, _read = classify_history(
+            self, flaky.ClassifierConfig(default_branch=config.default_branch), service, quarantined
         )
+        del _read
         runs = store.report_runs(since=since, until=end, service=service)
         failures = store.report_failures(since=since, until=end, service=service)
         bursts = {(b.service, b.run_id, b.attempt) for b in classification.bursts}
@@ -1258,6 +1291,48 @@ class Gatekeeper:
             registry=reg,
             config=config,
             service=service,
+        )
+
+    def prune(
+        self,
+        config: GateConfig,
+        *,
+        keep_days: int | None = None,
+        dry_run: bool = False,
+        now: datetime | None = None,
+        progress: Progress | None = None,
+    ) -> PruneOutcome:
+        """Delete the runs older than ``keep_days`` (else the configuration's
+        ``history.keep_days``) but those the gate reads as baselines (the store's
+        ``prune``; docs/retention.md). ``dry_run``: count what would go, delete nothing."""
+        days = keep_days if keep_days is not None else config.history.keep_days
+        if days is None:
+            raise ConfigError(
+                "prune: neither --keep-days nor history.keep_days in the configuration says how "
+                "much history to keep",
+                hint="set history.keep_days in gatekeeper.yml, e.g. 90, or pass --keep-days N",
+            )
+        if days < 1:
+            raise OptionError(
+                f"--keep-days {days}: keep at least 1 day", hint="e.g. --keep-days 90"
+            )
+        self.require_history()
+        recent = [
+            config.tests.recent_runs,
+            *(s.tests.recent_runs for s in config.services if s.tests),
+        ]
+        windows = [
+            config.benchmarks.window,
+            *(s.benchmarks.window for s in config.services if s.benchmarks),
+            *(o.rules.window for o in config.benchmark_overrides),
+        ]
+        return self.store.prune(
+            (now or datetime.now(UTC)) - timedelta(days=days),
+            branch=config.default_branch,
+            keep_newest=max(_RATCHET_LOOKBACK, *recent),
+            benchmark_window=max(windows),
+            dry_run=dry_run,
+            progress=progress,
         )
 
     def history_summary(self) -> list[ServiceSummary]:
@@ -2268,11 +2343,8 @@ def update_registry(
     if data is not None:  # as a text file reads (universal newlines), for the diff
         original = data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
     quarantined = {e.key for e in old.entries if e.quarantined}
-    executions = gk.store.execution_list(service=service)
-    result = flaky.classify(
-        executions,
-        flaky.ClassifierConfig(default_branch=default_branch),
-        quarantined=quarantined,
+    result, executions = classify_history(
+        gk, flaky.ClassifierConfig(default_branch=default_branch), service, quarantined
     )
     entries = {e.key: e.quarantined for e in old.entries if service is None or e.service == service}
     refused: tuple[MassQuarantine, ...] = ()
@@ -2308,6 +2380,28 @@ def update_registry(
         diff=diff,
         refused=refused,
     )
+
+
+def classify_history(
+    gk: Gatekeeper,
+    config: ClassifierConfig,
+    service: str | None,
+    quarantined: Collection[tuple[str, str]],
+) -> tuple[Classification, list[TestExecution]]:
+    """``flaky.classify`` of the history's horizon (all services, or one): per service the
+    runs its window needs (``flaky.window.horizon``), read by run, so that the work and the
+    memory follow the window, not the history's length. Returns the classification and the
+    executions read."""
+    from gatekeeper import flaky
+    from gatekeeper.flaky.window import horizon
+
+    with gk.store.execution_reader(service) as reader:
+        per_service: dict[str, list[RunPoint]] = {}
+        for run in reader.runs():
+            per_service.setdefault(run.service, []).append(run)
+        wanted = [pk for runs in per_service.values() for pk in horizon(runs, config)]
+        executions = reader.of_runs(wanted)
+    return flaky.classify(executions, config, quarantined=quarantined), executions
 
 
 def classify_upload(

@@ -919,6 +919,46 @@ def quarantine_ticket(
 
 
 @app.command()
+def prune(
+    keep_days: Annotated[
+        int | None,
+        typer.Option(
+            "--keep-days",
+            min=1,
+            help="Delete the runs older than this many days (default: the configuration's "
+            "history.keep_days).",
+            show_default=False,
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be deleted; delete nothing.")
+    ] = False,
+    config: ConfigOption = None,
+    db: DbOption = None,
+    lock_timeout: LockTimeoutOption = None,
+) -> None:
+    """Delete old runs from the history, in short transactions, keeping the runs the gate
+    reads as baselines (docs/retention.md). Safe to run while CI uploads."""
+    from gatekeeper.api import load_config
+
+    settings = load_config(Path.cwd(), os.environ, config)
+    gk = _gatekeeper(db, lock_timeout)
+    try:
+        done = _with_progress(
+            lambda p: gk.prune(settings, keep_days=keep_days, dry_run=dry_run, progress=p),
+            "pruning",
+        )
+    finally:
+        gk.close()
+    verb = "would delete" if done.dry_run else "deleted"
+    typer.echo(
+        f"prune: {verb} {done.runs:,} run(s) with {done.results:,} test result(s) from before "
+        f"{done.before:%Y-%m-%d %H:%M} UTC; kept {done.kept:,} as old run(s) the gate reads as "
+        "baselines"
+    )
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every one).")] = (
         "127.0.0.1"

@@ -333,6 +333,31 @@ class StoredRun:
 
 
 @dataclass(frozen=True, slots=True)
+class PruneOutcome:
+    """What ``prune`` deleted (or, in a dry run, would delete)."""
+
+    before: datetime  # runs that happened before this went
+    runs: int
+    results: int
+    kept: int  # runs as old, kept because the gate reads them as baselines
+    dry_run: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RunPoint:
+    """A run as the classifier plans its reads: its key, its commit and where it sits in time."""
+
+    pk: int
+    service: str
+    run_id: str
+    attempt: int
+    commit: str | None
+    branch: str | None
+    timestamp: datetime | None  # as the run stated it (what its executions carry)
+    effective_at: datetime  # the timestamp, else when it was ingested (aware, UTC)
+
+
+@dataclass(frozen=True, slots=True)
 class TestExecution:
     """One test execution joined with its run: the row the classifier and reports read."""
 

@@ -284,6 +284,21 @@ class ClassifyRules:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryRules:
+    """How long the history keeps runs (section ``history``; `gatekeeper prune`)."""
+
+    keep_days: int | None = field(
+        default=None,
+        metadata=_doc(
+            "`gatekeeper prune` deletes the runs older than this many days, but those the gate "
+            "reads as baselines (docs/retention.md). Unset: keep everything; prune then needs "
+            "`--keep-days`. Keep at least the days the classifier's window of 300 commits spans.",
+            minimum=1,
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class GateConfig:
     """The whole configuration file, with its defaults."""
 
@@ -307,6 +322,9 @@ class GateConfig:
     )
     coverage: CoverageRules = field(
         default_factory=CoverageRules, metadata=_doc("Coverage thresholds.")
+    )
+    history: HistoryRules = field(
+        default_factory=HistoryRules, metadata=_doc("Retention of the history.")
     )
     benchmarks: BenchmarkRules = field(
         default_factory=BenchmarkRules, metadata=_doc("Benchmark regression rules.")

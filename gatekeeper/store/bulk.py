@@ -207,6 +207,21 @@ class PostgresWriter(Writer):
         pk: int | None = conn.execute(_pg_statements()[0], values).scalar()
         return pk
 
+    @contextmanager
+    def loading(self, conn: Connection, table: Table, rows: int) -> Iterator[None]:
+        """A load of at least ``_REBUILD_FROM`` rows that is a tenth of the table or more (a
+        backfill's batch, a first big run): ANALYZE the table and the runs and tests after it.
+        Without statistics the planner takes a fresh history for an empty one and scans every
+        result where the ``results (run_fk)`` index reads a few (the classification's and the
+        report's reads); autovacuum would analyze the table only a minute or more later."""
+        yield
+        if rows < _REBUILD_FROM:
+            return
+        held = conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table.name}").scalar_one()
+        if rows * 10 >= held:
+            for name in sorted({table.name, RUNS.name, TESTS.name}):
+                conn.exec_driver_sql(f"ANALYZE {name}")
+
 
 class PsycopgWriter(PostgresWriter):
     """PostgreSQL through psycopg 3: COPY for the big inserts, arrays instead of IN lists."""

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 from gatekeeper import model
 from gatekeeper.errors import RunConflictError, SchemaVersionError, StoreError
 from gatekeeper.pauses import gc_paused
-from gatekeeper.store import bulk, codec, migrations
+from gatekeeper.store import bulk, codec, migrations, retention
 from gatekeeper.store.engine import (
     CHECK_DB,
     NOTHING_STORED,
@@ -43,6 +43,7 @@ from gatekeeper.store.engine import (
     prepare_sqlite_file,
     translated_errors,
 )
+from gatekeeper.store.executions import ExecutionReader
 from gatekeeper.store.reports import ReportQueries
 from gatekeeper.store.tables import (
     BENCHMARKS,
@@ -109,13 +110,19 @@ class HistoryStore(ReportQueries, TokenStore):
     # -- plumbing ---------------------------------------------------------------------------
 
     @contextmanager
-    def _transaction(self, doing: str, *, write: bool = False) -> Iterator[Connection]:
+    def _transaction(
+        self, doing: str, *, write: bool = False, snapshot: bool = False
+    ) -> Iterator[Connection]:
         with (
             translated_errors(self._target, doing, lock_timeout=self._lock_timeout),
             self._engine.connect() as conn,
         ):
             if write:
                 conn.execution_options(**{WRITE_OPTION: True})
+            if snapshot and conn.dialect.name == "postgresql":
+                # Several statements that must see the same history (READ COMMITTED would
+                # let a run committed between them into some and not others).
+                conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
 
@@ -645,6 +652,63 @@ class HistoryStore(ReportQueries, TokenStore):
         with self._transaction("reading test executions") as conn, gc_paused():
             runs = _RunInfo(conn, service=service, branch=branch, since=since)
             return _scan_executions(conn, runs.prefixes(), service)
+
+    @contextmanager
+    def execution_reader(self, service: str | None = None) -> Iterator[ExecutionReader]:
+        """Reads of executions in parts (``ExecutionReader``), all from one snapshot of the
+        history (one transaction; repeatable read on PostgreSQL)."""
+        with self._transaction("reading test executions", snapshot=True) as conn, gc_paused():
+            yield ExecutionReader(conn, service)
+
+    def prune(
+        self,
+        before: datetime,
+        *,
+        branch: str,
+        keep_newest: int,
+        benchmark_window: int,
+        dry_run: bool = False,
+        batch_results: int = 20_000,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> model.PruneOutcome:
+        """Delete the runs that happened before ``before`` with everything stored with them,
+        but those the gate reads as baselines on ``branch`` (the default branch; ``retention``:
+        the newest ``keep_newest`` runs of each service, the newest passing gate decision, the
+        runs of each benchmark's newest ``benchmark_window`` results).
+
+        Deleted in short transactions of about ``batch_results`` results each, oldest first,
+        so that writers (ingest, the gate, the service) wait at most one batch; a prune that
+        stops midway leaves whole runs and can be run again. ``dry_run``: count, delete nothing.
+        """
+        with self._transaction("planning what to prune") as conn:
+            older = retention.older_runs(conn, before)
+            kept = (
+                retention.kept_for_the_gate(conn, branch, keep_newest, benchmark_window)
+                if older
+                else set()
+            )
+            doomed = [(pk, tests) for pk, tests in older if pk not in kept]
+            results = retention.count_results(conn, [pk for pk, _ in doomed])
+        outcome = model.PruneOutcome(
+            before=before, runs=len(doomed), results=results, kept=len(older) - len(doomed),
+            dry_run=dry_run,
+        )  # fmt: skip
+        if dry_run:
+            return outcome
+        done = 0
+        while done < len(doomed):
+            batch: list[int] = []
+            size = 0
+            while done + len(batch) < len(doomed) and (not batch or size < batch_results):
+                pk, tests = doomed[done + len(batch)]
+                batch.append(pk)
+                size += tests + 1
+            with self._transaction(f"deleting {len(batch)} old run(s)", write=True) as conn:
+                retention.delete_runs(conn, batch)
+            done += len(batch)
+            if progress:
+                progress(done, len(doomed))
+        return outcome
 
     def first_seen(self, service: str) -> dict[str, datetime]:
         """test_id -> when the test first appeared (the time of the earliest run naming it)."""

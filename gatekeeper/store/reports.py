@@ -8,12 +8,11 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, func, select, tuple_
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import aliased
 
 from gatekeeper import model
 from gatekeeper.store import codec
-from gatekeeper.store.bulk import CHUNK, chunks
 from gatekeeper.store.tables import (
     BENCHMARKS,
     COVERAGE_REPORTS,
@@ -124,31 +123,28 @@ class ReportQueries:
         """(service, test id) -> executions of that test in the period (retries counted, skips
         not), for the tests asked for; runs whose key is in ``exclude_runs`` are left out.
 
-        Meant for the few tests that failed: one statement per 500 tests, through the
-        ``results (test_fk, run_fk)`` index.
+        One statement whatever the number of tests: the period's results are counted per test
+        in SQL, walking them once from the runs' time index (a filter on the tests asked for
+        would make SQLite walk them once per chunk of tests), and the counts of the tests
+        asked for are kept.
         """
-        wanted = sorted(set(tests))
+        wanted = set(tests)
         counts: dict[tuple[str, str], int] = {}
         if not wanted:
             return counts
-        n = func.count().label("n")
-        base = (
-            select(TESTS.c.service, TESTS.c.test_id, n)
-            .select_from(
-                TESTS.join(RESULTS, RESULTS.c.test_fk == TESTS.c.id).join(
-                    RUNS, RUNS.c.id == RESULTS.c.run_fk
-                )
-            )
-            .where(RESULTS.c.outcome != _SKIPPED)
-            .group_by(TESTS.c.id, TESTS.c.service, TESTS.c.test_id)
+        per_test = select(RESULTS.c.test_fk, func.count().label("n")).select_from(
+            RUNS.join(RESULTS, RESULTS.c.run_fk == RUNS.c.id)
         )
-        base = _in_period(base, since, until, None)
+        per_test = _in_period(per_test.where(RESULTS.c.outcome != _SKIPPED), since, until, None)
         if exclude_runs:
-            base = base.where(RUNS.c.id.not_in(sorted(exclude_runs)))
+            per_test = per_test.where(RUNS.c.id.not_in(sorted(exclude_runs)))
+        agg = per_test.group_by(RESULTS.c.test_fk).subquery("per_test")
+        query = select(TESTS.c.service, TESTS.c.test_id, agg.c.n).select_from(
+            agg.join(TESTS, TESTS.c.id == agg.c.test_fk)
+        )
         with self._transaction("counting the executions of failing tests") as conn:
-            for chunk in chunks(wanted, CHUNK // 2):
-                query = base.where(tuple_(TESTS.c.service, TESTS.c.test_id).in_(chunk))
-                for svc, test_id, count in conn.execute(query):
+            for svc, test_id, count in conn.execute(query):
+                if (svc, test_id) in wanted:
                     counts[(svc, test_id)] = int(count)
         return counts
 

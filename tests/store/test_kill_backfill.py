@@ -1,5 +1,6 @@
 """kill -9 of a backfill at several points: the history holds none of its runs or all of them
-(one transaction), never a part, and the same backfill run again completes it."""
+(the sample history is one batch, one transaction), never a part, and the same backfill run
+again completes it. Backfills of several batches: test_backfill_batches.py."""
 
 from __future__ import annotations
 
