@@ -50,7 +50,8 @@ def classify(
     sizes: dict[str, int] = {}
     for service, _test in by_test:
         sizes[service] = sizes.get(service, 0) + 1
-    causes = find_common_causes(tally_runs(rows), {k: by_test[k] for k in failed}, config, sizes)
+    failing = {k: by_test[k] for k in sorted(failed)}  # sorted: sums in one order, every run
+    causes = find_common_causes(tally_runs(rows), failing, config, sizes)
     held = frozenset(quarantined)
     prior = Prior(flaky=config.flaky_prior, change=config.change_prior)
     stamps = _Stamps()
