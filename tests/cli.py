@@ -16,6 +16,7 @@ the installed entry point itself) stays with :func:`gatekeeper_process`.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -105,7 +106,7 @@ def _run_main() -> int:
 @contextlib.contextmanager
 def _process_like(
     argv: list[str], cwd: Path, env: Mapping[str, str]
-) -> Iterator[tuple[object, object]]:
+) -> Iterator[tuple[io.BytesIO, io.BytesIO]]:
     saved_env = dict(os.environ)
     saved_argv = sys.argv
     saved_main = sys.modules["__main__"]
