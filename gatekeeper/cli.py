@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from gatekeeper.errors import EXIT_CANNOT_DECIDE, ConfigError, GatekeeperError
+from gatekeeper.errors import EXIT_CANNOT_DECIDE, EXIT_GATE_FAILED, ConfigError, GatekeeperError
 from gatekeeper.formats import FORMATS
 
 if TYPE_CHECKING:
@@ -466,7 +466,7 @@ def gate(
     if summary_path is not None:
         _write_summary(summary_path, emit_gate.markdown(decision), append=summary is None)
     if not decision.passed:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_GATE_FAILED)
 
 
 def _remote_gate(

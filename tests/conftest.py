@@ -1,6 +1,9 @@
 """Shared fixtures: where the real-world corpus and the sample reports live, and what a test
 needs from outside the repository.
 
+Hypothesis runs a fast ``dev`` profile by default and a thorough ``ci`` one under ``CI=true``
+(``HYPOTHESIS_PROFILE`` picks one by name); a test's own ``@settings`` still win.
+
 A test that needs something the repository does not hold — the real-world corpus in
 ``../shared/realworld``, Chromium, a PostgreSQL server, cargo — says so with a marker
 (``realworld``, ``browser``, ``postgres``, ``cargo``). When that thing is missing the test is
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 REALWORLD = Path(os.environ.get("GATEKEEPER_REALWORLD", ROOT.parent / "shared" / "realworld"))
@@ -29,6 +33,58 @@ PG_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main s
 def in_ci() -> bool:
     """CI=true (GitHub Actions, GitLab CI and `.ci/run` set it): nothing may be skipped."""
     return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
+# dev: quick feedback while editing (half of hypothesis's 100 examples); ci: twice as many,
+# hypothesis's default, what CI always ran; no deadline on a shared noisy machine, and a failure
+# prints the blob that replays it (@reproduce_failure).
+settings.register_profile("dev", max_examples=50)
+settings.register_profile(
+    "ci",
+    max_examples=100,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if in_ci() else "dev"))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A selection that matches no test (``-k``, ``-m``, a path) exits 0, not 5: the summary
+    already says "no tests ran"."""
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        session.exitstatus = pytest.ExitCode.OK
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that share a module- or package-scoped fixture (a server, a history, a cargo
+    build) run on one xdist worker, so that it is built once; the rest spread one by one.
+    A parametrized fixture (the service's ``backend``) makes one group per value."""
+    for item in items:
+        if group := _shared_fixture_group(item):
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _shared_fixture_group(item: pytest.Item) -> str | None:
+    info = getattr(item, "_fixtureinfo", None)  # pytest's own record of the item's fixtures
+    if info is None:
+        return None
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    module = item.nodeid.split("::", 1)[0]
+    where: dict[str, set[str]] = {}
+    for name, defs in info.name2fixturedefs.items():
+        scope = defs[-1].scope
+        if scope in ("module", "package"):
+            values = where.setdefault(
+                module if scope == "module" else str(Path(module).parent), set()
+            )
+            if name in params:
+                values.add(str(params[name]))
+    return (
+        " ".join(f"{k}[{','.join(sorted(v))}]" if v else k for k, v in sorted(where.items()))
+        or None
+    )
 
 
 def missing(reason: str) -> NoReturn:

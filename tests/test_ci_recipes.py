@@ -24,8 +24,10 @@ from typing import Any
 import pytest
 import yaml
 
+from .cli import clean_env
 from .conftest import ROOT, SAMPLES
-from .test_cli_ingest import clean_env
+
+pytestmark = pytest.mark.e2e
 
 CI_MD = ROOT / "docs" / "ci.md"
 FAILED_RUST = "auth::token::tests::test_issue_and_validate"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from .cli import gatekeeper
 from .conftest import SAMPLES
-from .test_cli_ingest import gatekeeper
 
 
 def _story_ids(heading: str) -> set[str]:

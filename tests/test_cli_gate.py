@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from .cli import clean_env, gatekeeper
 from .conftest import REALWORLD
-from .test_cli_ingest import clean_env, gatekeeper
 
 
 def junit(*cases: tuple[str, str]) -> str:

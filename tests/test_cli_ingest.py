@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from .cli import clean_env, gatekeeper, gatekeeper_process
 from .conftest import REALWORLD, SAMPLES, missing
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -26,30 +27,6 @@ PG_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main s
 NEXTEST = REALWORLD / "junit" / "nextest__fixture_project_rerunfailure.xml"
 PYTEST_XML = REALWORLD / "junit" / "test-reporter__pytest_properties_subtests.xml"
 TARPAULIN = REALWORLD / "cobertura" / "tarpaulin__async_fsm_small.xml"
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The environment without any CI's variables (so tests behave the same inside CI)."""
-    ci_vars = ("GITHUB_", "GITLAB_", "CI_", "BUILDKITE", "CIRCLE", "JENKINS", "GIT_", "BUILD_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(ci_vars) and k != "CI"}
-    env.pop("GATEKEEPER_DB", None)
-    env.pop("SOURCE_DATE_EPOCH", None)
-    env.update(extra)
-    return env
-
-
-def gatekeeper(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gatekeeper.cli", *args],
-        cwd=cwd,
-        env=env or clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def sqlite_runs(db: Path) -> list[tuple[str, str, int]]:
@@ -372,7 +349,7 @@ def _parallel_ingest(
     db_url: str, cwd: Path, run_ids: list[str]
 ) -> list[subprocess.CompletedProcess[str]]:
     def one(run_id: str) -> subprocess.CompletedProcess[str]:
-        return gatekeeper(
+        return gatekeeper_process(
             "ingest", str(NEXTEST), str(TARPAULIN), "--service", "user-service",
             "--run-id", run_id, "--db", db_url, cwd=cwd,
         )  # fmt: skip
@@ -381,6 +358,7 @@ def _parallel_ingest(
         return list(pool.map(one, run_ids))
 
 
+@pytest.mark.e2e
 @pytest.mark.realworld
 def test_parallel_ingest_into_one_sqlite_file(tmp_path: Path) -> None:
     db = tmp_path / "h.db"
@@ -389,6 +367,7 @@ def test_parallel_ingest_into_one_sqlite_file(tmp_path: Path) -> None:
     assert sqlite_runs(db) == sorted(("user-service", str(i), 1) for i in range(8))
 
 
+@pytest.mark.e2e
 @pytest.mark.realworld
 def test_parallel_ingest_of_the_same_run_stores_it_once_sqlite(tmp_path: Path) -> None:
     db = tmp_path / "h.db"
@@ -398,6 +377,7 @@ def test_parallel_ingest_of_the_same_run_stores_it_once_sqlite(tmp_path: Path) -
     assert sqlite_runs(db) == [("user-service", "same", 1)]
 
 
+@pytest.mark.e2e
 @pytest.mark.realworld
 @pytest.mark.postgres
 def test_parallel_ingest_into_postgresql(tmp_path: Path, pg_url: str) -> None:
@@ -446,7 +426,7 @@ def test_manifest_backfill_into_postgresql(tmp_path: Path, pg_url: str) -> None:
 
 
 def test_demo_ingests_the_samples_and_summarises(tmp_path: Path) -> None:
-    proc = gatekeeper("demo", "--dir", "demo", cwd=tmp_path, timeout=300)
+    proc = gatekeeper("demo", "--dir", "demo", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     runs = _manifest_runs(SAMPLES / "manifest.jsonl")
     assert f"Stored {len(runs)} runs" in proc.stdout
@@ -572,18 +552,22 @@ def test_an_empty_report_in_a_folder_is_refused(tmp_path: Path) -> None:
     assert sqlite_runs(tmp_path / "h.db") == []
 
 
+@pytest.mark.e2e
 @pytest.mark.realworld
 def test_a_fifo_in_a_folder_is_never_opened(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     reports.mkdir()
     (reports / "junit.xml").write_bytes(NEXTEST.read_bytes())
     os.mkfifo(reports / "pipe")
-    proc = gatekeeper(
+    # real processes: were the FIFO opened, the command would block, and the timeout says so
+    proc = gatekeeper_process(
         "ingest", "reports", "--service", "s", "--run-id", "1",
         "--db", f"sqlite:///{tmp_path / 'h.db'}", cwd=tmp_path, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    direct = gatekeeper("ingest", "reports/pipe", "--service", "s", cwd=tmp_path, timeout=60)
+    direct = gatekeeper_process(
+        "ingest", "reports/pipe", "--service", "s", cwd=tmp_path, timeout=60
+    )
     assert direct.returncode == 2
     assert "reports/pipe: not a regular file" in direct.stderr
 
@@ -814,6 +798,7 @@ def test_criterion_glob_skips_the_previous_run(tmp_path: Path) -> None:
     assert json.loads(proc.stdout)["benchmarks"] == 1
 
 
+@pytest.mark.e2e
 def test_help_imports_nothing_heavy(tmp_path: Path) -> None:
     """`gatekeeper --help` must answer in a blink (under 0.25 s, benchmarks/run.py --only help):
     it may not import the model, the API, the database, XML, statistics or web stacks."""
@@ -838,6 +823,7 @@ def test_help_imports_nothing_heavy(tmp_path: Path) -> None:
     assert done.stderr.strip() == "[]"
 
 
+@pytest.mark.e2e
 def test_racing_ingest_processes_of_one_run_key_never_both_succeed(tmp_path: Path) -> None:
     """Two `gatekeeper ingest` processes with report A and one with another report B for the
     same run key, started together: the processes whose content was kept exit 0, the other

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from .cli import clean_env, gatekeeper
 from .conftest import SAMPLES
-from .test_cli_ingest import clean_env, gatekeeper
 
 CONFIG = """\
 services:

@@ -7,9 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
-from .test_cli_ingest import clean_env, gatekeeper
+from .cli import clean_env, gatekeeper
 
 TEAM_FILE = """\
 # Nova's flaky tests. Review quarantines like code.
@@ -113,6 +114,7 @@ def test_the_repositorys_own_registry_lists(tmp_path: Path) -> None:
 # -- concurrent edits: a lock around read-change-write ------------------------------------------
 
 
+@pytest.mark.e2e
 def test_concurrent_adds_and_a_classify_lose_no_entry(tmp_path: Path) -> None:
     """8 `quarantine add` and a `classify` started together: every add says "quarantined"
     and every entry is in the file afterwards, with classify's own entries."""

@@ -164,6 +164,7 @@ def test_unknown_format_flag(gk: Gatekeeper) -> None:
 # -- special files are refused wherever a path is read -------------------------------------------
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -185,9 +186,9 @@ def test_a_fifo_or_a_folder_given_as_a_file_is_refused_at_once(
     already refused)."""
     import os
 
-    from .test_cli_ingest import gatekeeper
+    from .cli import gatekeeper_process
 
     os.mkfifo(tmp_path / "pipe")
-    done = gatekeeper(*args, cwd=tmp_path, timeout=30)
+    done = gatekeeper_process(*args, cwd=tmp_path, timeout=30)  # in a process: a hang times out
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith(f"gatekeeper: error: {message}"), done.stderr

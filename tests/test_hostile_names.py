@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from .test_cli_ingest import clean_env, gatekeeper
+from .cli import clean_env, gatekeeper
 
 PKG = "example.com/svc"
 NL = "TestNL\n::warning::INJECTED"

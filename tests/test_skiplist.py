@@ -14,7 +14,7 @@ import pytest
 from gatekeeper.emit import skiplist
 from gatekeeper.parsers import parse
 
-from .test_cli_ingest import clean_env, gatekeeper
+from .cli import clean_env, gatekeeper
 
 # ---------------------------------------------------------------------------------------------
 # cargo test, for real

@@ -54,9 +54,6 @@ def diff_args(base: str) -> list[str]:
     return [*_OPTIONS, "--end-of-options", base]
 
 
-DIFF_ARGS = diff_args  # the name the coverage-gate issue gives it
-
-
 def parse_diff(text: str) -> dict[str, frozenset[int]]:
     """Added lines per file, in the new file's numbering, from a unified diff.
 

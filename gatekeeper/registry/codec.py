@@ -45,7 +45,6 @@ EVIDENCE_KEYS = (
 )
 FAILURE_KEYS = ("commit", "date", "run")
 TOP_KEYS = ("flaky_tests",)
-HUMAN_KEYS = ("name", "service", "reason", "quarantined", "pinned", "issue", "owner", "expires")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,10 +132,6 @@ def _int(value: float | None) -> int | None:
 # ---------------------------------------------------------------------------------------------
 # Writing: records -> plain values in canonical key order (None means: no key)
 # ---------------------------------------------------------------------------------------------
-
-
-def registry_to_plain(registry: Registry) -> dict[str, Any]:
-    return {**dict(registry.extra), "flaky_tests": [entry_to_plain(e) for e in registry.entries]}
 
 
 def entry_to_plain(entry: QuarantineEntry) -> dict[str, Any]:

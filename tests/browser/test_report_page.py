@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ..cli import gatekeeper
 from ..report.conftest import build_history
-from ..test_cli_ingest import gatekeeper
 from . import probes
 from .cdp import DESKTOP, PHONE, Page, png_size
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from ..cli import clean_env, gatekeeper
 from ..conftest import copy_samples
 from ..service.conftest import Server, make_token, start_server
-from ..test_cli_ingest import clean_env, gatekeeper
 
 CLIENT_VARS = (
     "GATEKEEPER_SERVER",

@@ -19,6 +19,8 @@ from ..test_cli_gate import PASSING
 from .conftest import World, client_env, error_line, run
 from .fakes import Reply, Request, fake_server, forward, sleeper
 
+pytestmark = pytest.mark.e2e  # the CLI asks one real `gatekeeper serve` over sockets
+
 FAST = {"GATEKEEPER_SERVER_RETRIES": "2", "GATEKEEPER_SERVER_TIMEOUT": "1"}
 TOKEN = "gk_upload_" + "A" * 43  # the shape of a token; only the real server checks it
 

@@ -15,6 +15,8 @@ from ..service.conftest import make_token, start_server
 from ..test_cli_gate import PASSING, pr_project
 from .conftest import World, client_env, error_line, run
 
+pytestmark = pytest.mark.e2e  # the CLI asks one real `gatekeeper serve` over sockets
+
 NEXT = Path("next") / "user-service"
 STAMP = "2026-11-25T08:00:00Z"  # a run's time, given: the default (now) differs run by run
 

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gatekeeper.gate import patch
 from gatekeeper.gate.patch import diff_args, parse_diff
 
 # git must not read the machine's or the user's configuration, except what a test sets
@@ -207,11 +206,6 @@ def test_a_base_that_looks_like_an_option_is_a_revision(branch_repo: Path) -> No
     with pytest.raises(subprocess.CalledProcessError):  # git refuses; the API says why
         git(branch_repo, *args)
     assert not target.exists()
-
-
-def test_the_brief_name_is_the_same_function() -> None:
-    assert patch.DIFF_ARGS is diff_args
-    assert diff_args("origin/main")[0] == "diff"
 
 
 def test_nothing_changed_is_an_empty_diff(tmp_path: Path) -> None:

@@ -347,6 +347,7 @@ def test_json_stream_gives_the_same_ids(runs: Runs) -> None:
     assert not [w for w in report.warnings if "suite event says" in w], report.warnings
 
 
+@pytest.mark.e2e
 def test_gatekeeper_ingest_detects_and_stores_what_cargo_printed(
     runs: Runs, tmp_path: Path
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.test_cli_ingest import clean_env, gatekeeper
+from tests.cli import clean_env, gatekeeper
 
 from .conftest import History
 

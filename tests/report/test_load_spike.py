@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from ..cli import gatekeeper
 from ..test_cli_gate import bench_log
-from ..test_cli_ingest import gatekeeper
 
 STABLE = {f"bench_{n}": 1000.0 * 1.9**i for i, n in enumerate("abcdefgh")}
 JITTER = (0.93, 1.05, 0.97, 1.08, 1.0, 0.95, 1.03, 0.99)

@@ -11,7 +11,7 @@ import pytest
 from gatekeeper.store.migrations import SCHEMA_VERSION
 
 from ..conftest import SAMPLES
-from .conftest import API, Server, cli, make_token, start_server
+from .conftest import API, Server, cli, make_token, start_app
 
 JUNIT = SAMPLES / "next" / "user-service" / "junit.xml"
 
@@ -25,7 +25,7 @@ def setup(
     tokens = {
         scope: make_token(db, f"{scope}-token", scope, cwd) for scope in ("read", "upload", "admin")
     }
-    server = start_server(db, cwd)
+    server = start_app(db, cwd)
     try:
         yield server, tokens, db, cwd
     finally:

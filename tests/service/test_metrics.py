@@ -9,7 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ..conftest import SAMPLES
-from .conftest import API, Server, make_token, start_server
+from .conftest import API, Server, make_token, start_app
 
 JUNIT = (SAMPLES / "next" / "user-service" / "junit.xml").read_bytes()
 REGISTRY = """\
@@ -37,7 +37,7 @@ def setup(
     cwd = tmp_path_factory.mktemp("metrics")
     (cwd / "flaky-tests.yml").write_text(REGISTRY)
     token = make_token(databases[1], "ci", "upload", cwd)
-    server = start_server(databases[1], cwd, "--registry", "flaky-tests.yml")
+    server = start_app(databases[1], cwd, "--registry", "flaky-tests.yml")
     try:
         yield server, token
     finally:

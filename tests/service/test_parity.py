@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ..conftest import copy_samples, corpus_files, corpus_params
-from .conftest import API, Server, cli, cli_error, make_token, start_server
+from .conftest import API, Server, cli, cli_error, make_token, start_app
 
 NEXT = Path("next") / "user-service"
 
@@ -74,7 +74,7 @@ def world(databases: list[str], tmp_path_factory: pytest.TempPathFactory) -> Ite
     done = cli("classify", "--registry", str(registry), "--db", cli_db, cwd=samples)
     assert done.returncode == 0, done.stderr
     token = make_token(service_db, "ci", "upload", root)
-    server = start_server(
+    server = start_app(
         service_db, samples, "--config", "gatekeeper.yml", "--registry", str(registry)
     )
     try:

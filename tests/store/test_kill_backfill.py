@@ -14,8 +14,8 @@ import pytest
 
 from gatekeeper.store import open_store
 
+from ..cli import clean_env, gatekeeper
 from ..conftest import SAMPLES
-from ..test_cli_ingest import clean_env, gatekeeper
 
 MANIFEST = SAMPLES / "manifest.jsonl"
 
@@ -31,6 +31,7 @@ def _runs_in_manifest() -> int:
     return len(keys)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("after", [0.4, 1.0, 1.8, 3.0])
 def test_a_backfill_killed_midway_leaves_nothing_or_everything(
     db_url: str, tmp_path: Path, after: float

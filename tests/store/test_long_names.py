@@ -16,7 +16,7 @@ from gatekeeper.store import SCHEMA_VERSION, HistoryStore, migrations, open_stor
 from gatekeeper.store.engine import make_engine, parse_url
 from tests.store.factories import result, run
 
-from ..test_cli_ingest import gatekeeper
+from ..cli import gatekeeper
 
 
 def _noise(n: int, seed: int) -> str:
