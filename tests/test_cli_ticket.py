@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
+from .cli import clean_env, gatekeeper
 from .conftest import ROOT
 from .test_cli_classify import history_db
-from .test_cli_ingest import clean_env, gatekeeper
 
 TEST = "api::test_concurrent_session_refresh"
 SERVICE = "user-service"

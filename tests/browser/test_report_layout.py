@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ..test_cli_ingest import gatekeeper
+from ..cli import gatekeeper
 from . import probes
 from .cdp import Page, Viewport
 

@@ -17,8 +17,8 @@ from gatekeeper.config import Settings
 from gatekeeper.errors import ConfigError
 from gatekeeper.owners import parse
 
+from ..cli import gatekeeper
 from ..test_cli_classify import history_db
-from ..test_cli_ingest import gatekeeper
 
 CODEOWNERS = """\
 # everything: the platform team, unless a later rule says otherwise
