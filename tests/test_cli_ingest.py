@@ -824,6 +824,7 @@ def test_help_imports_nothing_heavy(tmp_path: Path) -> None:
 
 
 @pytest.mark.e2e
+@pytest.mark.realworld
 def test_racing_ingest_processes_of_one_run_key_never_both_succeed(tmp_path: Path) -> None:
     """Two `gatekeeper ingest` processes with report A and one with another report B for the
     same run key, started together: the processes whose content was kept exit 0, the other
